@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Brings up the example cluster (3 nodes) and shows a curl between pods. Does its own set-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+kemu() { ./bin/kemu "$@"; }
+
+kemu up --config examples/three-nodes.yaml -f examples/hello/ --wait
+echo
+echo '$ kemu get nodes -o wide'
+kemu get nodes -o wide
+echo
+echo '$ kemu get pods -o wide'
+kemu get pods -o wide
+ip=$(kemu get pods -l app=web -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=JSON.parse(s);console.log(l.items[0].status.podIP)})')
+echo
+echo "\$ kemu exec client -- curl -s http://$ip/hostname"
+kemu exec client -- curl -s "http://$ip/hostname"
+echo
+echo
+echo "\$ kemu exec client -- curl -s http://$ip/clientip"
+kemu exec client -- curl -s "http://$ip/clientip"
+echo
+echo
+echo "\$ kemu exec client -- ping -c 2 $ip"
+kemu exec client -- ping -c 2 "$ip"
+cat <<EOT
+
+The cluster "kemu" is running. Try:
+  ./bin/kemu exec client -- curl -s http://$ip/
+  ./bin/kemu logs multi-container-pod -c sidecar
+  ./bin/kemu capture -w /tmp/kemu.pcapng --duration 10s   (then: tshark -r /tmp/kemu.pcapng)
+  ./bin/kemu down
+EOT

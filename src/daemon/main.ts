@@ -1,0 +1,141 @@
+// The daemon of one emulated cluster: store + API + controllers + kubelet + data plane in one
+// process. Started by `kemu up` (detached), stopped by `kemu down` or a signal.
+import fs from 'node:fs';
+import { ClusterPaths, loadClusterConfig, type ClusterConfig } from '../config.js';
+import { ApiServer } from '../api/server.js';
+import { groupOfResource } from '../api/resources.js';
+import { DeploymentController } from '../controllers/deployment.js';
+import { GarbageCollector } from '../controllers/garbage.js';
+import { ReplicaSetController } from '../controllers/replicaset.js';
+import { Scheduler } from '../controllers/scheduler.js';
+import { StatefulSetController } from '../controllers/statefulset.js';
+import { DataPlane } from '../dataplane/router.js';
+import { cleanupCluster } from '../runtime/cleanup.js';
+import { Kubelet } from '../runtime/kubelet.js';
+import { NodeRuntime } from '../runtime/nodes.js';
+import { Store } from '../store/store.js';
+import { captureRoute } from './capture-route.js';
+import { logStreamer } from './logs.js';
+import { json } from '../api/server.js';
+import { processAlive } from './pidfile.js';
+
+const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export async function runDaemon(name: string, configFile: string | undefined): Promise<void> {
+  const cfg: ClusterConfig = loadClusterConfig(name, configFile);
+  const paths = new ClusterPaths(name);
+  const old = readPid(paths.pidFile);
+  if (old && old !== process.pid && processAlive(old)) {
+    throw new Error(`cluster "${name}" is already running (daemon pid ${old})`);
+  }
+  // Whatever a crashed predecessor left behind goes first.
+  const leftover = cleanupCluster(paths);
+  if (leftover.namespaces.length || leftover.killed.length) {
+    console.log(`cleaned up after a previous run: ${leftover.namespaces.length} namespaces, ${leftover.killed.length} processes`);
+  }
+  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(paths.runDir, 0o700);
+  fs.mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(paths.pidFile, String(process.pid));
+  fs.writeFileSync(`${paths.runDir}/config.json`, JSON.stringify(cfg, null, 2));
+
+  const store = new Store(groupOfResource);
+  for (const ns of SYSTEM_NAMESPACES) {
+    store.create('namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'kubernetes.io/metadata.name': ns } },
+      spec: { finalizers: ['kubernetes'] },
+      status: { phase: 'Active' },
+    });
+  }
+  const dp = new DataPlane();
+  const nodes = new NodeRuntime(cfg, paths, dp);
+  let shuttingDown = false;
+  const kubelet = new Kubelet(store, dp, paths, cfg, nodes);
+  const controllers = [new Scheduler(store), new ReplicaSetController(store), new DeploymentController(store), new StatefulSetController(store)];
+  const gc = new GarbageCollector(store);
+  const api = new ApiServer(store);
+
+  const shutdown = async (why: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    console.log(`shutting down: ${why}`);
+    for (const c of controllers) c.stop();
+    gc.stop();
+    api.server.close();
+    await kubelet.shutdown();
+    nodes.shutdown();
+    dp.stop();
+    cleanupCluster(paths);
+    console.log('stopped');
+    process.exit(0);
+  };
+
+  try {
+    nodes.start(store);
+  } catch (err) {
+    cleanupCluster(paths);
+    throw err;
+  }
+  for (const c of controllers) c.start();
+  gc.start();
+  kubelet.start();
+
+  api.logs = logStreamer(store, kubelet);
+  api.route(captureRoute(dp));
+  api.route((req, res, url) => {
+    if (url.pathname === '/kemu/v1/status' && req.method === 'GET') {
+      json(res, 200, {
+        name: cfg.name,
+        pid: process.pid,
+        nodes: nodes.list().map((n) => ({ name: n.name, ip: ipStr(n.ip), podCIDR: `${ipStr(n.podCidr.base)}/${n.podCidr.prefixLen}`, netns: n.netns, pods: n.ipam.inUse })),
+        external: nodes.external ? { ip: ipStr(nodes.external.ip), netns: paths.externalNetns } : undefined,
+        pods: kubelet.podCount,
+        dataplane: { ...dp.stats, captureSessions: dp.capture.sessionCount },
+        memory: process.memoryUsage(),
+        config: cfg,
+      });
+      return true;
+    }
+    if (url.pathname === '/kemu/v1/shutdown' && req.method === 'POST') {
+      json(res, 202, { kind: 'Status', apiVersion: 'v1', status: 'Success', message: 'shutting down' });
+      setImmediate(() => void shutdown('requested by kemu down'));
+      return true;
+    }
+    return false;
+  });
+
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    // A bug in one handler must not take every pod down; log loudly and keep serving.
+    console.error(`uncaught exception: ${err.stack ?? err}`);
+  });
+
+  fs.rmSync(paths.socket, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    api.server.once('error', reject);
+    // Only root may talk to the daemon: it starts processes on request.
+    const oldMask = process.umask(0o177);
+    api.server.listen(paths.socket, () => {
+      process.umask(oldMask);
+      fs.chmodSync(paths.socket, 0o600);
+      resolve();
+    });
+  });
+  console.log(`kemu daemon for cluster "${name}" serving on ${paths.socket} (pid ${process.pid})`);
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ipStr(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}

@@ -1,0 +1,240 @@
+// The per-packet pipeline. One TunPoller reads batches from every TUN into one arena; for each
+// packet we validate, route by destination (int32 keys), decrement TTL and hand the batch to
+// one native writeBatch. Nothing here allocates per packet: the arena, offsets, out-fds and the
+// ICMP scratch buffer are preallocated, addresses are Smis, counters are fields.
+import { native, type NativeAddon, type TunPoller } from '../native/index.js';
+import { decTtl, validIpv4 } from './wire/ipv4.js';
+import { buildEchoReplyInPlace, buildIcmpError } from './wire/icmp-build.js';
+import { VNET_HDR_LEN, writeEmptyVnetHdr } from './wire/vnet.js';
+import { CaptureHub } from './capture/hub.js';
+
+export const MAX_SLOTS = 65536;
+const MAX_BATCH = 64;
+/** Big enough for a 64 KiB GSO super-packet plus its virtio_net_hdr. */
+const SLOT_BYTES = 65536 + 16;
+
+export type Zone = 'pod' | 'node' | 'external';
+const ZONE_POD = 0;
+const ZONE_NODE = 1;
+const ZONE_EXTERNAL = 2;
+
+export interface Endpoint {
+  zone: Zone;
+  /** Pod namespace (pods only). */
+  namespace?: string;
+  /** Pod, node or "external". */
+  name: string;
+  node: string;
+  /** IPv4 as int32 (signed is fine). */
+  ip: number;
+  /** The router address this endpoint's default route points at (answers ping, sources ICMP errors). */
+  gateway: number;
+}
+
+export class DataPlaneStats {
+  rxPackets = 0;
+  rxBytes = 0;
+  txPackets = 0;
+  dropMalformed = 0;
+  dropIpv6 = 0;
+  dropSpoofed = 0;
+  dropNoRoute = 0;
+  dropTtl = 0;
+  dropWrite = 0;
+  icmpSent = 0;
+  icmpRateLimited = 0;
+  gatewayEchoReplies = 0;
+}
+
+const ICMP_PER_SECOND = 1000;
+
+export class DataPlane {
+  readonly stats = new DataPlaneStats();
+  readonly capture: CaptureHub;
+  private readonly addon: NativeAddon;
+  private readonly arena = Buffer.allocUnsafeSlow(SLOT_BYTES * MAX_BATCH);
+  private readonly offs = new Int32Array(MAX_BATCH);
+  private readonly lens = new Int32Array(MAX_BATCH);
+  private readonly outFds = new Int32Array(MAX_BATCH);
+  private readonly scratch = Buffer.alloc(2048);
+  private readonly slotFd = new Int32Array(MAX_SLOTS).fill(-1);
+  private readonly slotIp = new Int32Array(MAX_SLOTS);
+  private readonly slotGw = new Int32Array(MAX_SLOTS);
+  private readonly slotZone = new Uint8Array(MAX_SLOTS);
+  private readonly slotInfo: (Endpoint | undefined)[] = new Array(MAX_SLOTS);
+  /** Destination IP -> slot. */
+  private readonly routes = new Map<number, number>();
+  /** Router addresses the data plane answers pings for. */
+  private readonly gateways = new Set<number>();
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
+  private poller: TunPoller | undefined;
+  private vnet = -1;
+  private icmpBudget = ICMP_PER_SECOND;
+  private icmpWindow = 0;
+
+  constructor(addon: NativeAddon = native()) {
+    this.addon = addon;
+    this.capture = new CaptureHub(addon, (slot) => this.slotInfo[slot]);
+  }
+
+  start(): void {
+    if (this.poller) return;
+    this.poller = new this.addon.TunPoller(this.arena, this.offs, this.lens, SLOT_BYTES, MAX_BATCH, this.onBatch);
+  }
+
+  stop(): void {
+    this.poller?.close();
+    this.poller = undefined;
+  }
+
+  /** Attach a TUN; returns its slot. vnetHdr must match the other TUNs (all or none). */
+  attach(ep: Endpoint, fd: number, vnetHdr: boolean): number {
+    const v = vnetHdr ? 1 : 0;
+    if (this.vnet === -1) this.vnet = v;
+    else if (this.vnet !== v) {
+      throw new Error(`TUN for ${describe(ep)} ${vnetHdr ? 'has' : 'lacks'} a virtio_net_hdr unlike the others; all TUNs must agree`);
+    }
+    const existing = this.routes.get(ep.ip | 0);
+    if (existing !== undefined) throw new Error(`IP ${ipStr(ep.ip)} is already attached to ${describe(this.slotInfo[existing]!)}`);
+    const slot = this.freeSlots.pop() ?? this.nextSlot++;
+    if (slot >= MAX_SLOTS) throw new Error(`data plane is full (${MAX_SLOTS} interfaces)`);
+    this.slotFd[slot] = fd;
+    this.slotIp[slot] = ep.ip | 0;
+    this.slotGw[slot] = ep.gateway | 0;
+    this.slotZone[slot] = ep.zone === 'pod' ? ZONE_POD : ep.zone === 'node' ? ZONE_NODE : ZONE_EXTERNAL;
+    this.slotInfo[slot] = ep;
+    this.routes.set(ep.ip | 0, slot);
+    this.gateways.add(ep.gateway | 0);
+    this.start();
+    this.poller!.add(slot, fd);
+    this.capture.onAttach(slot);
+    return slot;
+  }
+
+  /** Detach a slot; the caller closes the fd afterwards. */
+  detach(slot: number): void {
+    const ep = this.slotInfo[slot];
+    if (!ep) return;
+    this.poller?.remove(slot);
+    if (this.routes.get(ep.ip | 0) === slot) this.routes.delete(ep.ip | 0);
+    this.slotFd[slot] = -1;
+    this.slotInfo[slot] = undefined;
+    this.freeSlots.push(slot);
+  }
+
+  endpoint(slot: number): Endpoint | undefined {
+    return this.slotInfo[slot];
+  }
+
+  get vnetHdrLen(): number {
+    return this.vnet === 1 ? VNET_HDR_LEN : 0;
+  }
+
+  /** The packet path. An arrow function so the native poller can call it without a bind per call. */
+  private readonly onBatch = (slot: number, count: number): void => {
+    const a = this.arena;
+    const offs = this.offs;
+    const lens = this.lens;
+    const out = this.outFds;
+    const h = this.vnet === 1 ? VNET_HDR_LEN : 0;
+    const st = this.stats;
+    const srcIp = this.slotIp[slot]!;
+    const srcZone = this.slotZone[slot]!;
+    const cap = this.capture.active;
+    const ts = cap ? this.capture.now() : 0;
+    for (let i = 0; i < count; i++) {
+      const off = offs[i]!;
+      const len = lens[i]!;
+      const ip = off + h;
+      const plen = len - h;
+      out[i] = -1;
+      st.rxPackets++;
+      st.rxBytes += len;
+      if (plen > 0 && a[ip]! >> 4 === 6) {
+        st.dropIpv6++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: IPv6 is not routed by kemu');
+        continue;
+      }
+      if (validIpv4(a, ip, plen) !== 0) {
+        st.dropMalformed++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: malformed IPv4 packet');
+        continue;
+      }
+      const src = (a[ip + 12]! << 24) | (a[ip + 13]! << 16) | (a[ip + 14]! << 8) | a[ip + 15]!;
+      if (src !== srcIp) {
+        // Like a CNI's reverse-path check: an interface may only send from its own address.
+        st.dropSpoofed++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, "dropped: source address is not the interface's");
+        continue;
+      }
+      const dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+      const dslot = this.routes.get(dst);
+      if (dslot === undefined || (srcZone === ZONE_EXTERNAL && this.slotZone[dslot] === ZONE_POD)) {
+        if (this.gateways.has(dst) && a[ip + 9] === 1 && a[ip + ((a[ip]! & 15) << 2)] === 8) {
+          // Ping of the gateway: answer like a router would (unfragmented requests only).
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
+          if (buildEchoReplyInPlace(a, ip) !== 0) {
+            if (cap) this.capture.ingress(slot, a, off, len, h, ts, undefined);
+            out[i] = this.slotFd[slot]!;
+            st.gatewayEchoReplies++;
+          } else st.dropMalformed++;
+          continue;
+        }
+        st.dropNoRoute++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: no route to host');
+        this.icmpError(slot, ip, plen, 3, dslot === undefined ? 1 : 0);
+        continue;
+      }
+      if (a[ip + 8]! <= 1) {
+        st.dropTtl++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: TTL exceeded in transit');
+        this.icmpError(slot, ip, plen, 11, 0);
+        continue;
+      }
+      if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
+      decTtl(a, ip);
+      out[i] = this.slotFd[dslot]!;
+      if (cap) this.capture.ingress(dslot, a, off, len, h, ts, undefined);
+    }
+    const failed = this.addon.writeBatch(out, a, offs, lens, count);
+    st.dropWrite += failed;
+    if (cap) this.capture.flush();
+  };
+
+  /** ICMP error back to the sender of the packet at arena[ip], sourced from its gateway. */
+  private icmpError(slot: number, ip: number, plen: number, type: number, code: number): void {
+    const now = Date.now() >>> 10; // ~1 s windows without a division
+    if (now !== this.icmpWindow) {
+      this.icmpWindow = now;
+      this.icmpBudget = ICMP_PER_SECOND;
+    }
+    if (this.icmpBudget <= 0) {
+      this.stats.icmpRateLimited++;
+      return;
+    }
+    const h = this.vnet === 1 ? VNET_HDR_LEN : 0;
+    const s = this.scratch;
+    if (h) writeEmptyVnetHdr(s, 0);
+    const n = buildIcmpError(s, h, type, code, this.slotGw[slot]!, this.arena, ip, plen, 0);
+    if (n === 0) return;
+    this.icmpBudget--;
+    this.stats.icmpSent++;
+    if (this.capture.active) {
+      const ts = this.capture.now();
+      this.capture.generated();
+      this.capture.ingress(slot, s, 0, n + h, h, ts, 'generated by the kemu data plane');
+    }
+    if (this.addon.writePacket(this.slotFd[slot]!, s, 0, n + h) < 0) this.stats.dropWrite++;
+  }
+}
+
+function ipStr(n: number): string {
+  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+export function describe(ep: Endpoint): string {
+  if (ep.zone === 'pod') return `pod ${ep.namespace}/${ep.name}`;
+  if (ep.zone === 'node') return `node ${ep.name}`;
+  return 'the external client';
+}
