@@ -3,7 +3,7 @@
 import { ApiError, badRequest } from '../store/errors.js';
 import type { KObject, Store } from '../store/store.js';
 import { type ResourceInfo } from './resources.js';
-import { applyDefaults, ignoredFields, statusInvalid, strictDecode, validate } from './validation.js';
+import { applyDefaults, ignoredFields, statusInvalid, strictDecode, typeError, validate } from './validation.js';
 
 export interface Admitted {
   object: KObject;
@@ -19,6 +19,8 @@ export function admit(
   current?: KObject,
 ): Admitted {
   const warnings: string[] = [];
+  const te = typeError(obj);
+  if (te) throw badRequest(`${info.kind} in version "${info.version}" cannot be handled as a ${info.kind}: ${te.message}`);
   const unknown = strictDecode(obj);
   if (unknown.length) {
     const text = unknown.map((f) => `unknown field "${f}"`).join(', ');
