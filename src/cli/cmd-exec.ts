@@ -15,10 +15,12 @@ export async function cmdExec(
   let netns: string;
   let env: Record<string, string> = {};
   let cwd = '/';
-  let argv = command;
+  // With passThroughOptions commander keeps the "--" that separates kemu's options from the
+  // command (kubectl's form: kemu exec POD -- CMD); it is ours, not the command's.
+  let argv = command[0] === '--' ? command.slice(1) : command;
   if (o.external || o.node) {
     // No pod argument: everything positional is the command.
-    argv = pod !== undefined ? [pod, ...command] : command;
+    argv = pod === '--' ? argv : pod !== undefined ? [pod, ...argv] : argv;
     if (o.external) netns = paths.externalNetns;
     else {
       await client.get(`/api/v1/nodes/${encodeURIComponent(o.node!)}`);
