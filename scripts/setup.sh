@@ -12,7 +12,7 @@ fi
 
 # Debian packages: ip/nsenter for sandboxes; curl, dig, nc, wget, ping for use inside pods;
 # tshark to read captures; iperf3 and sockperf for the benchmark; g++/make/python3 for node-gyp.
-pkgs=(iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 g++ make python3)
+pkgs=(iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 sockperf g++ make python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
