@@ -12,7 +12,15 @@ kemu get nodes -o wide
 echo
 echo '$ kemu get pods -o wide'
 kemu get pods -o wide
-ip=$(kemu get pods -l app=web -o json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const l=JSON.parse(s);console.log(l.items[0].status.podIP)})')
+# A web pod on another node than the client, so the curl crosses nodes.
+ip=$(kemu get pods -o json | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const pods = JSON.parse(s).items;
+    const client = pods.find((p) => p.metadata.name === "client");
+    const web = pods.filter((p) => p.metadata.labels?.app === "web");
+    const far = web.find((p) => p.spec.nodeName !== client.spec.nodeName) ?? web[0];
+    console.log(far.status.podIP);
+  });')
 echo
 echo "\$ kemu exec client -- curl -s http://$ip/hostname"
 kemu exec client -- curl -s "http://$ip/hostname"

@@ -32,7 +32,7 @@ export async function cmdCapture(
   if (o.write === '-') out = process.stdout;
   else if (o.write) out = fs.createWriteStream(o.write);
   else {
-    tshark = spawn('tshark', ['-l', '-n', '-r', '-'], { stdio: ['pipe', 'inherit', 'inherit'] });
+    tshark = spawn('tshark', ['-l', '-n', '-Q', '-P', '-i', '-'], { stdio: ['pipe', 'inherit', 'inherit'] });
     tshark.on('error', () => {
       console.error('error: tshark is not installed; use -w FILE or -w - (e.g. kemu capture -w - | wireshark -k -i -)');
       process.exit(1);

@@ -120,6 +120,17 @@ test.serial('kemu capture writes pcapng that tshark reads, with the HTTP request
   t.deepEqual(descs, [`k8s.ns=default;k8s.podName=client;k8s.node=${c.name}-worker2`, `k8s.ns=default;k8s.podName=server;k8s.node=${c.name}-worker`]);
 });
 
+test.serial('kemu capture without -w prints a tshark summary of the live packets', async (t) => {
+  const server = await c.pod('server');
+  const cap = run(path.join(ROOT, 'bin', 'kemu'), ['capture', '--name', c.name, '--pod', 'client', '--duration', '3s']);
+  await new Promise((r) => setTimeout(r, 800));
+  const r = await c.exec('client', ['curl', '-sS', '--max-time', '2', `http://${server.status.podIP}/hostname`]);
+  t.is(r.stdout, 'server');
+  const done = await cap;
+  t.is(done.code, 0, done.stderr);
+  t.regex(done.stdout, new RegExp(`${server.status.podIP.replace(/\./g, '\\.')} .*HTTP .*GET /hostname HTTP/1\\.1`));
+});
+
 test.serial('a Deployment of 3 gives 3 Ready pods with distinct IPs; scaling to 1 removes two pods and their namespaces', async (t) => {
   const file = path.join(tmp, 'deploy.yaml');
   const doc = (n: number) => `apiVersion: apps/v1
