@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { formatError } from './client.js';
 import { cmdApply, cmdDelete } from './cmd-apply.js';
 import { cmdCapture } from './cmd-capture.js';
+import { cmdConntrack } from './cmd-conntrack.js';
 import { cmdExec } from './cmd-exec.js';
 import { cmdGet, cmdLogs, cmdScale, cmdStatus } from './cmd-get.js';
 import { cmdDown, cmdUp } from './cmd-up.js';
@@ -36,6 +37,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--wait', 'return once every pod is Ready, showing progress')
     .option('--timeout <duration>', 'how long --wait waits', '5m')
     .action(run((o) => cmdUp(clusterName(o), o)));
+
+  program
+    .command('conntrack')
+    .description("list the Service proxy's live NAT flows (original and translated addresses)")
+    .addOption(nameOpt())
+    .option('-n, --namespace <ns>', 'only flows from pods of this namespace')
+    .option('--pod <pod>', 'only flows from this pod (ns/name or name; repeatable)', collect, [])
+    .option('-o, --output <format>', 'json')
+    .action(run((o) => cmdConntrack(clusterName(o), o)));
 
   program
     .command('down')

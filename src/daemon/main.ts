@@ -15,6 +15,8 @@ import { Kubelet } from '../runtime/kubelet.js';
 import { NodeRuntime } from '../runtime/nodes.js';
 import { Store } from '../store/store.js';
 import { captureRoute } from './capture-route.js';
+import { conntrackRoute } from './conntrack-route.js';
+import { ProxySync } from '../dataplane/proxy/sync.js';
 import { logStreamer } from './logs.js';
 import { json } from '../api/server.js';
 import { processAlive } from './pidfile.js';
@@ -62,6 +64,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     shuttingDown = true;
     console.log(`shutting down: ${why}`);
     for (const c of controllers) c.stop();
+    proxySync.stop();
     gc.stop();
     api.server.close();
     await kubelet.shutdown();
@@ -81,9 +84,12 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   for (const c of controllers) c.start();
   gc.start();
   kubelet.start();
+  const proxySync = new ProxySync(store, dp, () => nodes.list().map((n) => ({ name: n.name, ip: n.ip })), cfg.serviceSubnet);
+  proxySync.start();
 
   api.logs = logStreamer(store, kubelet);
   api.route(captureRoute(dp));
+  api.route(conntrackRoute(dp));
   api.route((req, res, url) => {
     if (url.pathname === '/kemu/v1/status' && req.method === 'GET') {
       json(res, 200, {
@@ -93,6 +99,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
         external: nodes.external ? { ip: ipStr(nodes.external.ip), netns: paths.externalNetns } : undefined,
         pods: kubelet.podCount,
         dataplane: { ...dp.stats, captureSessions: dp.capture.sessionCount },
+        proxy: { ...dp.proxy.stats, conntrackEntries: dp.proxy.ct.count, conntrackMax: dp.proxy.ct.capacity, conntrackFull: dp.proxy.ct.full, services: dp.proxy.table.services, servicePorts: dp.proxy.table.ports.length, syncs: proxySync.syncs, lastSyncMs: Math.round(proxySync.lastSyncMs * 10) / 10 },
         memory: process.memoryUsage(),
         config: cfg,
       });

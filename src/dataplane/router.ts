@@ -7,6 +7,8 @@ import { decTtl, validIpv4 } from './wire/ipv4.js';
 import { buildEchoReplyInPlace, buildIcmpError } from './wire/icmp-build.js';
 import { VNET_HDR_LEN, writeEmptyVnetHdr } from './wire/vnet.js';
 import { CaptureHub } from './capture/hub.js';
+import { NAT_DROP, NAT_FLOW, NAT_NONE, NAT_REJECT, ServiceProxy } from './proxy/proxy.js';
+import type { ServiceTable } from './proxy/table.js';
 
 export const MAX_SLOTS = 65536;
 const MAX_BATCH = 64;
@@ -51,6 +53,7 @@ const ICMP_PER_SECOND = 1000;
 export class DataPlane {
   readonly stats = new DataPlaneStats();
   readonly capture: CaptureHub;
+  readonly proxy = new ServiceProxy(MAX_SLOTS);
   private readonly addon: NativeAddon;
   private readonly arena = Buffer.allocUnsafeSlow(SLOT_BYTES * MAX_BATCH);
   private readonly offs = new Int32Array(MAX_BATCH);
@@ -72,6 +75,7 @@ export class DataPlane {
   private vnet = -1;
   private icmpBudget = ICMP_PER_SECOND;
   private icmpWindow = 0;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(addon: NativeAddon = native()) {
     this.addon = addon;
@@ -81,11 +85,21 @@ export class DataPlane {
   start(): void {
     if (this.poller) return;
     this.poller = new this.addon.TunPoller(this.arena, this.offs, this.lens, SLOT_BYTES, MAX_BATCH, this.onBatch);
+    // Expired conntrack entries go once a second, off the packet path.
+    this.sweeper = setInterval(() => this.proxy.ct.sweep(nowSeconds()), 1000);
+    this.sweeper.unref();
+  }
+
+  /** Swap in a compiled Service table (whole, between two batches). */
+  setServices(t: ServiceTable): void {
+    this.proxy.setTable(t, (slot) => this.slotInfo[slot]?.node);
   }
 
   stop(): void {
     this.poller?.close();
     this.poller = undefined;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** Attach a TUN; returns its slot. vnetHdr must match the other TUNs (all or none). */
@@ -106,6 +120,7 @@ export class DataPlane {
     this.slotInfo[slot] = ep;
     this.routes.set(ep.ip | 0, slot);
     this.gateways.add(ep.gateway | 0);
+    this.proxy.slotNode[slot] = this.proxy.table.nodeIndex.get(ep.node) ?? -1;
     this.start();
     this.poller!.add(slot, fd);
     this.capture.onAttach(slot);
@@ -120,6 +135,7 @@ export class DataPlane {
     if (this.routes.get(ep.ip | 0) === slot) this.routes.delete(ep.ip | 0);
     this.slotFd[slot] = -1;
     this.slotInfo[slot] = undefined;
+    this.proxy.slotNode[slot] = -1;
     this.freeSlots.push(slot);
   }
 
@@ -143,6 +159,7 @@ export class DataPlane {
     const srcZone = this.slotZone[slot]!;
     const cap = this.capture.active;
     const ts = cap ? this.capture.now() : 0;
+    const now = nowSeconds();
     for (let i = 0; i < count; i++) {
       const off = offs[i]!;
       const len = lens[i]!;
@@ -168,9 +185,42 @@ export class DataPlane {
         if (cap) this.capture.egress(slot, a, off, len, h, ts, "dropped: source address is not the interface's");
         continue;
       }
-      const dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+      let dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+      // Services: a tracked flow or a new connection to a frontend is translated here; the
+      // capture records the packet as sent (before) and as delivered (after, with a comment).
+      let natted = false;
+      const proto = a[ip + 9]!;
+      const l4 = ip + ((a[ip] & 15) << 2);
+      if ((proto === 6 || proto === 17 || proto === 132) && (a[ip + 6]! & 0x1f) === 0 && a[ip + 7] === 0 && plen >= l4 - ip + (proto === 6 ? 14 : 4)) {
+        const ports = (a[l4]! << 24) | (a[l4 + 1]! << 16) | (a[l4 + 2]! << 8) | a[l4 + 3]!;
+        const tcpFlags = proto === 6 ? a[l4 + 13]! : 0;
+        const px = this.proxy;
+        const verdict = px.table.byIp.size === 0 && px.ct.count === 0 ? NAT_NONE : px.classify(src, dst, proto, ports, tcpFlags, slot, srcZone, this.slotGw[slot]!, now);
+        if (verdict === NAT_FLOW) {
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
+          px.apply(a, ip, plen, proto, tcpFlags, h !== 0 && (a[off]! & 1) === 1, now);
+          dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+          natted = true;
+        } else if (verdict === NAT_DROP) {
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, px.reason);
+          continue;
+        } else if (verdict === NAT_REJECT) {
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, px.reason);
+          this.icmpError(slot, ip, plen, 3, 3, px.rejectFrom);
+          continue;
+        }
+      } else if (proto === 1 && this.proxy.table.clusterIPs.has(dst)) {
+        // Ping of a ClusterIP: iptables-mode kube-proxy has no rule for it; nobody answers (K5).
+        this.proxy.stats.dropUndefinedPort++;
+        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: nothing answers ICMP for a ClusterIP (kube-proxy iptables mode)');
+        continue;
+      }
       const dslot = this.routes.get(dst);
-      if (dslot === undefined || (srcZone === ZONE_EXTERNAL && this.slotZone[dslot] === ZONE_POD)) {
+      if (dslot === undefined || (srcZone === ZONE_EXTERNAL && this.slotZone[dslot] === ZONE_POD && !natted)) {
+        if (natted) {
+          st.dropNoRoute++;
+          continue;
+        }
         if (this.gateways.has(dst) && a[ip + 9] === 1 && a[ip + ((a[ip]! & 15) << 2)] === 8) {
           // Ping of the gateway: answer like a router would (unfragmented requests only).
           if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
@@ -183,27 +233,30 @@ export class DataPlane {
         }
         st.dropNoRoute++;
         if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: no route to host');
-        this.icmpError(slot, ip, plen, 3, dslot === undefined ? 1 : 0);
+        this.icmpError(slot, ip, plen, 3, dslot === undefined ? 1 : 0, 0);
         continue;
       }
       if (a[ip + 8]! <= 1) {
         st.dropTtl++;
-        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: TTL exceeded in transit');
-        this.icmpError(slot, ip, plen, 11, 0);
+        if (cap && !natted) this.capture.egress(slot, a, off, len, h, ts, 'dropped: TTL exceeded in transit');
+        this.icmpError(slot, ip, plen, 11, 0, 0);
         continue;
       }
-      if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
+      if (cap && !natted) this.capture.egress(slot, a, off, len, h, ts, undefined);
       decTtl(a, ip);
       out[i] = this.slotFd[dslot]!;
-      if (cap) this.capture.ingress(dslot, a, off, len, h, ts, undefined);
+      if (cap) this.capture.ingress(dslot, a, off, len, h, ts, natted ? this.proxy.comment() : undefined);
     }
     const failed = this.addon.writeBatch(out, a, offs, lens, count);
     st.dropWrite += failed;
     if (cap) this.capture.flush();
   };
 
-  /** ICMP error back to the sender of the packet at arena[ip], sourced from its gateway. */
-  private icmpError(slot: number, ip: number, plen: number, type: number, code: number): void {
+  /**
+   * ICMP error back to the sender of the packet at arena[ip], sourced from `from` (a Service
+   * frontend for REJECT) or, when 0, from the sender's gateway.
+   */
+  private icmpError(slot: number, ip: number, plen: number, type: number, code: number, from: number): void {
     const now = Date.now() >>> 10; // ~1 s windows without a division
     if (now !== this.icmpWindow) {
       this.icmpWindow = now;
@@ -216,7 +269,7 @@ export class DataPlane {
     const h = this.vnet === 1 ? VNET_HDR_LEN : 0;
     const s = this.scratch;
     if (h) writeEmptyVnetHdr(s, 0);
-    const n = buildIcmpError(s, h, type, code, this.slotGw[slot]!, this.arena, ip, plen, 0);
+    const n = buildIcmpError(s, h, type, code, from !== 0 ? from : this.slotGw[slot]!, this.arena, ip, plen, 0);
     if (n === 0) return;
     this.icmpBudget--;
     this.stats.icmpSent++;
@@ -227,6 +280,11 @@ export class DataPlane {
     }
     if (this.addon.writePacket(this.slotFd[slot]!, s, 0, n + h) < 0) this.stats.dropWrite++;
   }
+}
+
+/** Coarse clock for conntrack timeouts: whole seconds. */
+export function nowSeconds(): number {
+  return (Date.now() / 1000) | 0;
 }
 
 function ipStr(n: number): string {
