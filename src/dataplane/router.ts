@@ -209,6 +209,10 @@ export class DataPlane {
           this.icmpError(slot, ip, plen, 3, 3, px.rejectFrom);
           continue;
         }
+      } else if (proto === 1 && this.proxy.ct.count !== 0 && this.proxy.translateIcmpError(a, ip, plen)) {
+        // An ICMP error about a NAT flow (RELATED): recorded as it arrives in the capture only.
+        dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+        natted = true;
       } else if (proto === 1 && this.proxy.table.clusterIPs.has(dst)) {
         // Ping of a ClusterIP: iptables-mode kube-proxy has no rule for it; nobody answers (K5).
         this.proxy.stats.dropUndefinedPort++;

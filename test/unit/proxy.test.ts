@@ -8,7 +8,8 @@ import { DataPlane } from '../../src/dataplane/router.js';
 import { Conntrack } from '../../src/dataplane/conntrack/table.js';
 import { compileServices } from '../../src/dataplane/proxy/compile.js';
 import { FE_CLUSTER_IP, FE_LOAD_BALANCER, FE_NODE_PORT } from '../../src/dataplane/proxy/table.js';
-import { ipv4HeaderChecksum } from '../../src/dataplane/wire/checksum.js';
+import { checksum, ipv4HeaderChecksum } from '../../src/dataplane/wire/checksum.js';
+import { buildIcmpError } from '../../src/dataplane/wire/icmp-build.js';
 import { intToIp, ipToInt } from '../../src/dataplane/wire/ipv4.js';
 import { fillL4Checksum, l4ChecksumOk } from '../../src/dataplane/wire/l4.js';
 import { FakeAddon } from '../helpers/fake-addon.js';
@@ -84,7 +85,8 @@ function parse(w: { fd: number; bytes: Buffer }) {
     icmpType: p[20],
     icmpCode: p[21],
     ipOk: ipv4HeaderChecksum(p, 0) === p.readUInt16BE(10),
-    l4Ok: p[9] === 1 ? true : l4ChecksumOk(p, 0),
+    l4Ok: p[9] === 1 ? checksum(p, 20, p.length - 20, 0) === 0 : l4ChecksumOk(p, 0),
+    inner: p[9] === 1 && p.length >= 56 ? `${intToIp(p.readInt32BE(40))}:${p.readUInt16BE(48)} -> ${intToIp(p.readInt32BE(44))}:${p.readUInt16BE(50)}` : '',
   };
 }
 
@@ -364,4 +366,31 @@ test('conntrack table: lookups survive deletions (backward shift), a full table 
   t.is(ct.sweep(100), 500);
   t.is(ct.count, 0);
   t.is(ct.lookup(1, 2, 1, 6), -1);
+});
+
+test('an ICMP error from the endpoint about a NAT flow reaches the client translated (RELATED)', (t) => {
+  const { send } = setup(`
+apiVersion: v1
+kind: Service
+metadata: {name: u, namespace: default}
+spec: {clusterIP: 10.96.0.44, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: u-x, namespace: default, labels: {kubernetes.io/service-name: u}}
+addressType: IPv4
+ports: [{port: 5353, protocol: UDP}]
+endpoints:
+- {addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}
+`);
+  const fwd = send(0, udp('10.244.1.2', 33333, '10.96.0.44', 53, 'query'));
+  t.like(fwd[0], { fd: 102, dst: '10.244.2.2', dport: 5353 });
+  // What the endpoint's kernel sends when nothing listens on 5353: it quotes what it received.
+  const received = udp('10.244.1.2', 33333, '10.244.2.2', 5353, 'query');
+  const err = Buffer.alloc(200);
+  const n = buildIcmpError(err, 0, 3, 3, ipToInt('10.244.2.2'), received, 0, received.length, 0);
+  const out = send(1, err.subarray(0, n));
+  t.is(out.length, 1);
+  const pkt = out[0]!;
+  t.like(pkt, { fd: 101, src: '10.96.0.44', dst: '10.244.1.2', proto: 1, icmpType: 3, icmpCode: 3, ipOk: true, l4Ok: true, inner: '10.244.1.2:33333 -> 10.96.0.44:53' });
 });

@@ -9,6 +9,7 @@
 import { Conntrack, DIR_ORIG, F_DNAT, F_SNAT } from '../conntrack/table.js';
 import { STATE_NAMES, TIMEOUTS, UDP_REPLIED, UDP_UNREPLIED, tcpNext } from '../conntrack/tcp-state.js';
 import { natSetDstIp, natSetDstPort, natSetSrcIp, natSetSrcPort } from '../wire/l4.js';
+import { checksum, ipv4HeaderChecksum } from '../wire/checksum.js';
 import { EMPTY_TABLE, FE_CLUSTER_IP, FE_KIND_NAMES, FE_LOAD_BALANCER, FE_NODE_PORT, type Frontend, type ServicePort, type ServiceTable } from './table.js';
 
 export const NAT_NONE = 0;
@@ -234,6 +235,64 @@ export class ServiceProxy {
     this.stats.natPackets++;
   }
 
+  /**
+   * An ICMP error (unreachable, time exceeded, parameter problem) about a packet of a NAT flow,
+   * sent by the endpoint back towards the client: netfilter calls it RELATED and translates
+   * both the outer and the quoted inner header, so the client's socket sees its own
+   * connection (the VIP) in the error — `nc -u` to a Service whose endpoint has no listener
+   * then reports "Connection refused" as it would on a cluster. Returns true if translated.
+   */
+  translateIcmpError(a: Uint8Array, ip: number, plen: number): boolean {
+    const ct = this.ct;
+    if (ct.count === 0) return false;
+    const ihl = (a[ip]! & 15) << 2;
+    const icmp = ip + ihl;
+    const t = a[icmp]!;
+    if (t !== 3 && t !== 11 && t !== 12) return false;
+    const inner = icmp + 8;
+    if (plen < ihl + 8 + 20) return false;
+    const iihl = (a[inner]! & 15) << 2;
+    if (plen < ihl + 8 + iihl + 4) return false;
+    const proto = a[inner + 9]!;
+    if (proto !== 6 && proto !== 17 && proto !== 132) return false;
+    const isrc = (a[inner + 12]! << 24) | (a[inner + 13]! << 16) | (a[inner + 14]! << 8) | a[inner + 15]!;
+    const idst = (a[inner + 16]! << 24) | (a[inner + 17]! << 16) | (a[inner + 18]! << 8) | a[inner + 19]!;
+    const il4 = inner + iihl;
+    const isport = (a[il4]! << 8) | a[il4 + 1]!;
+    const idport = (a[il4 + 2]! << 8) | a[il4 + 3]!;
+    // The quoted packet went client -> endpoint, so its reverse is the flow's reply tuple.
+    const ref = ct.lookup(idst, isrc, (idport << 16) | isport, proto);
+    if (ref < 0 || (ref & 1) !== 1) return false;
+    const f = ref >> 1;
+    const oSrc = ct.oSrc[f]!;
+    const oDst = ct.oDst[f]!;
+    const oPorts = ct.oPorts[f]!;
+    // Inner: as the client sent it.
+    writeIp(a, inner + 12, oSrc);
+    writeIp(a, inner + 16, oDst);
+    a[il4] = oPorts >>> 24;
+    a[il4 + 1] = (oPorts >>> 16) & 255;
+    a[il4 + 2] = (oPorts >>> 8) & 255;
+    a[il4 + 3] = oPorts & 255;
+    a[inner + 10] = 0;
+    a[inner + 11] = 0;
+    const ic = ipv4HeaderChecksum(a, inner);
+    a[inner + 10] = ic >>> 8;
+    a[inner + 11] = ic & 255;
+    // Outer: from the frontend (when the error comes from the endpoint itself) to the client.
+    const osrc = (a[ip + 12]! << 24) | (a[ip + 13]! << 16) | (a[ip + 14]! << 8) | a[ip + 15]!;
+    if (osrc === ct.rSrc[f]) natSetSrcIp(a, ip, oDst, false);
+    natSetDstIp(a, ip, oSrc, false);
+    a[icmp + 2] = 0;
+    a[icmp + 3] = 0;
+    const c = checksum(a, icmp, plen - ihl, 0);
+    a[icmp + 2] = c >>> 8;
+    a[icmp + 3] = c & 255;
+    this.flow = f;
+    this.dir = 1;
+    return true;
+  }
+
   /** The capture comment of a translated packet (built only when someone captures). */
   comment(): string {
     const ct = this.ct;
@@ -300,6 +359,13 @@ export class ServiceProxy {
   describeFrontend(fe: Frontend): string {
     return `${FE_KIND_NAMES[fe.kind]} ${ipStr(fe.ip)}`;
   }
+}
+
+function writeIp(a: Uint8Array, o: number, v: number): void {
+  a[o] = v >>> 24;
+  a[o + 1] = (v >>> 16) & 255;
+  a[o + 2] = (v >>> 8) & 255;
+  a[o + 3] = v & 255;
 }
 
 function inRanges(ip: number, r: Int32Array): boolean {
