@@ -11,8 +11,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: ip/nsenter for sandboxes; curl, dig, nc, wget, ping for use inside pods;
-# tshark to read captures; iperf3 and sockperf for the benchmark; g++/make/python3 for node-gyp.
-pkgs=(iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 sockperf g++ make python3)
+# tshark to read captures; iperf3, sockperf and nftables (the kernel's DNAT baseline) for the
+# benchmark; g++/make/python3 for node-gyp.
+# dnsmasq-base: an upstream DNS server in the DNS tests and the C baseline of the DNS benchmark
+# (with dnsperf, its load generator).
+pkgs=(iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 sockperf nftables dnsmasq-base dnsperf g++ make python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

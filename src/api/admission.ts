@@ -3,11 +3,15 @@
 import { ApiError, badRequest } from '../store/errors.js';
 import type { KObject, Store } from '../store/store.js';
 import { type ResourceInfo } from './resources.js';
+import type { Allocation, ServiceAllocator } from './service-alloc.js';
+import { orderFields } from './schema.js';
 import { applyDefaults, ignoredFields, statusInvalid, strictDecode, typeError, validate } from './validation.js';
 
 export interface Admitted {
   object: KObject;
   warnings: string[];
+  /** What a Service write claimed (ClusterIP, NodePorts): revert() it if the write does not happen. */
+  allocation?: Allocation;
 }
 
 export function admit(
@@ -17,6 +21,7 @@ export function admit(
   op: 'create' | 'update',
   fieldValidation: string | null,
   current?: KObject,
+  services?: ServiceAllocator,
 ): Admitted {
   const warnings: string[] = [];
   const te = typeError(obj);
@@ -31,7 +36,22 @@ export function admit(
   }
   for (const f of ignoredFields(obj)) warnings.push(`${f}: accepted but ignored by kemu`);
   const object = applyDefaults(structuredClone(obj)) as KObject;
-  const causes = validate(object);
+  // The apiserver allocates before it validates (the registry's BeginCreate/BeginUpdate), so
+  // an unavailable clusterIP or nodePort is the error reported; anything failing later undoes it.
+  const allocation = services && info.resource === 'services' ? services.admit(object, op === 'update' ? current : undefined) : undefined;
+  try {
+    checkObject(store, info, object, op, current);
+  } catch (err) {
+    allocation?.revert();
+    throw err;
+  }
+  // Services get fields at different steps on create and update; a canonical order keeps a
+  // re-applied, unchanged Service from counting as modified.
+  return { object: info.resource === 'services' ? orderFields(object) : object, warnings, allocation };
+}
+
+function checkObject(store: Store, info: ResourceInfo, object: KObject, op: 'create' | 'update', current: KObject | undefined): void {
+  const causes = validate(object, op === 'update' ? current : undefined);
   if (causes.length) {
     const st = statusInvalid(info.kind, object.metadata?.name ?? '', info.group, causes);
     throw new ApiError(422, 'Invalid', st.message, st.details);
@@ -70,5 +90,4 @@ export function admit(
       if (object.metadata[k] === undefined && current.metadata[k] !== undefined) (object.metadata as any)[k] = current.metadata[k];
     }
   }
-  return { object, warnings };
 }

@@ -144,7 +144,7 @@ const Probe = struct('v1.Probe', {
     httpHeaders: array(struct('v1.HTTPHeader', { name: STR, value: STR })),
   }),
   tcpSocket: struct('v1.TCPSocketAction', { port: IOS, host: STR }),
-  grpc: struct('v1.GRPCAction', { port: I32, service: STR }),
+  grpc: ignored(struct('v1.GRPCAction', { port: I32, service: STR })),
   initialDelaySeconds: I32,
   timeoutSeconds: I32,
   periodSeconds: I32,
@@ -190,7 +190,7 @@ const Container = struct('v1.Container', {
   ),
   volumeDevices: ignored(array(opaque('v1.VolumeDevice'))),
   livenessProbe: ignored(Probe),
-  readinessProbe: ignored(Probe),
+  readinessProbe: Probe,
   startupProbe: ignored(Probe),
   lifecycle: ignored(opaque('v1.Lifecycle')),
   terminationMessagePath: STR,
@@ -251,6 +251,80 @@ export const PodSpec = struct('v1.PodSpec', {
   resources: ignored(opaque('v1.ResourceRequirements')),
 });
 
+// Service, Endpoints, EndpointSlice (core/v1 and discovery.k8s.io/v1)
+
+const ServicePort = struct('v1.ServicePort', {
+  name: STR,
+  protocol: STR,
+  appProtocol: STR,
+  port: I32,
+  targetPort: IOS,
+  nodePort: I32,
+});
+
+const ServiceSpec = struct('v1.ServiceSpec', {
+  ports: array(ServicePort),
+  selector: STRMAP,
+  clusterIP: STR,
+  clusterIPs: STRS,
+  type: STR,
+  externalIPs: STRS,
+  sessionAffinity: STR,
+  loadBalancerIP: STR,
+  loadBalancerSourceRanges: STRS,
+  externalName: STR,
+  externalTrafficPolicy: STR,
+  healthCheckNodePort: I32,
+  publishNotReadyAddresses: BOOL,
+  sessionAffinityConfig: struct('v1.SessionAffinityConfig', {
+    clientIP: struct('v1.ClientIPConfig', { timeoutSeconds: I32 }),
+  }),
+  ipFamilies: STRS,
+  ipFamilyPolicy: STR,
+  allocateLoadBalancerNodePorts: BOOL,
+  loadBalancerClass: STR,
+  internalTrafficPolicy: STR,
+  trafficDistribution: STR,
+});
+
+const PortStatus = struct('v1.PortStatus', { port: I32, protocol: STR, error: STR });
+
+const ServiceStatus = struct('v1.ServiceStatus', {
+  loadBalancer: struct('v1.LoadBalancerStatus', {
+    ingress: array(struct('v1.LoadBalancerIngress', { ip: STR, hostname: STR, ipMode: STR, ports: array(PortStatus) })),
+  }),
+  conditions: array(opaque('v1.Condition')),
+});
+
+const ObjectReference = struct('v1.ObjectReference', {
+  kind: STR,
+  namespace: STR,
+  name: STR,
+  uid: STR,
+  apiVersion: STR,
+  resourceVersion: STR,
+  fieldPath: STR,
+});
+
+const EndpointAddress = struct('v1.EndpointAddress', { ip: STR, hostname: STR, nodeName: STR, targetRef: ObjectReference });
+
+const EndpointSubset = struct('v1.EndpointSubset', {
+  addresses: array(EndpointAddress),
+  notReadyAddresses: array(EndpointAddress),
+  ports: array(struct('v1.EndpointPort', { name: STR, port: I32, protocol: STR, appProtocol: STR })),
+});
+
+const DiscoveryEndpoint = struct('v1.Endpoint', {
+  addresses: STRS,
+  conditions: struct('v1.EndpointConditions', { ready: BOOL, serving: BOOL, terminating: BOOL }),
+  hostname: STR,
+  targetRef: ObjectReference,
+  deprecatedTopology: STRMAP,
+  nodeName: STR,
+  zone: STR,
+  hints: struct('v1.EndpointHints', { forZones: array(struct('v1.ForZone', { name: STR })) }),
+});
+
 const PodTemplateSpec = struct('v1.PodTemplateSpec', { metadata: ObjectMeta, spec: PodSpec });
 
 /** Top-level object: apiVersion, kind, metadata, then the kind's own fields. */
@@ -261,7 +335,7 @@ function root(go: string, fields: Record<string, FieldType>): StructType {
 // ---------------------------------------------------------------------------------------------
 // The kinds
 
-export type NameRule = 'dns1123-subdomain' | 'dns1123-label';
+export type NameRule = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label';
 
 export interface KindSchema {
   group: string;
@@ -384,6 +458,39 @@ const KINDS: KindSchema[] = [
         ordinals: struct('v1.StatefulSetOrdinals', { start: I32 }),
       }),
       status: ANY,
+    }),
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Service',
+    resource: 'services',
+    namespaced: true,
+    shortNames: ['svc'],
+    nameRule: 'dns1035-label',
+    schema: root('v1.Service', { spec: ServiceSpec, status: ServiceStatus }),
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Endpoints',
+    resource: 'endpoints',
+    namespaced: true,
+    shortNames: ['ep'],
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.Endpoints', { subsets: array(EndpointSubset) }),
+  },
+  {
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    kind: 'EndpointSlice',
+    resource: 'endpointslices',
+    namespaced: true,
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.EndpointSlice', {
+      addressType: STR,
+      endpoints: array(DiscoveryEndpoint),
+      ports: array(struct('v1.EndpointPort', { name: STR, protocol: STR, port: I32, appProtocol: STR })),
     }),
   },
 ];
@@ -625,8 +732,10 @@ function walkUnknown(v: unknown, f: FieldType, path: string, out: string[]): voi
       if (!isObj(v)) return;
       for (const [k, e] of Object.entries(v)) {
         const ft = f.fields[k];
-        if (!ft) out.push(join(path, k));
-        else walkUnknown(e, ft, join(path, k), out);
+        // An undefined value is an absent field (it never reaches JSON).
+        if (!ft) {
+          if (e !== undefined) out.push(join(path, k));
+        } else walkUnknown(e, ft, join(path, k), out);
       }
       return;
     default:
@@ -695,4 +804,40 @@ export function ignoredFields(obj: unknown): string[] {
   const out: string[] = [];
   walkIgnored(obj, k.schema, '', out);
   return out;
+}
+
+function orderValue(v: unknown, f: FieldType): unknown {
+  if (v === null || v === undefined) return v;
+  switch (f.t) {
+    case 'array':
+      return Array.isArray(v) ? v.map((e) => orderValue(e, f.of)) : v;
+    case 'map':
+      if (!isObj(v)) return v;
+      for (const k of Object.keys(v)) v[k] = orderValue(v[k], f.of);
+      return v;
+    case 'struct': {
+      if (!isObj(v)) return v;
+      const out: Obj = {};
+      for (const [k, ft] of Object.entries(f.fields)) if (k in v) out[k] = orderValue(v[k], ft);
+      for (const k of Object.keys(v)) if (!(k in out)) out[k] = v[k];
+      return out;
+    }
+    default:
+      return v;
+  }
+}
+
+/**
+ * The object with its fields in the kind's declared (Go struct) order, as the apiserver
+ * serializes them. Objects whose fields the server fills in at different points of a create
+ * and an update (a Service's clusterIP, ipFamilies…) then compare equal when nothing changed.
+ */
+export function orderFields<T>(obj: T): T {
+  if (!isObj(obj)) return obj;
+  const k = kindSchema(String(obj.apiVersion ?? ''), String(obj.kind ?? ''));
+  if (!k) return obj;
+  // metadata keeps its order: the store adds uid, resourceVersion… where it always has.
+  const out = orderValue({ ...obj, metadata: undefined }, k.schema) as Obj;
+  out.metadata = obj.metadata;
+  return out as T;
 }

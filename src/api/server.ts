@@ -2,12 +2,14 @@
 // /apis/apps/v1/..., Status errors, ?watch=1 streams of JSON events, pods/log. kemu-only
 // endpoints live under /kemu/v1 (status, capture).
 import http from 'node:http';
-import { ApiError, badRequest } from '../store/errors.js';
+import { alreadyExists, ApiError, badRequest } from '../store/errors.js';
 import type { KObject, Store, WatchEvent } from '../store/store.js';
 import { fieldMatcher, labelMatcher, type Matcher } from './selectors.js';
 import { allResources, resourceByPath, type ResourceInfo } from './resources.js';
 import { admit } from './admission.js';
 import { deleteObject } from '../controllers/garbage.js';
+import { DEFAULTS } from '../config.js';
+import { type Allocation, ServiceAllocator, type ServiceNetConfig } from './service-alloc.js';
 
 export type ExtraRoute = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
 
@@ -21,8 +23,15 @@ interface Target {
 export class ApiServer {
   readonly server: http.Server;
   private readonly extra: ExtraRoute[] = [];
+  /** ClusterIP and NodePort allocations, rebuilt from the stored Services. */
+  readonly services: ServiceAllocator;
 
-  constructor(private readonly store: Store) {
+  constructor(
+    private readonly store: Store,
+    net: ServiceNetConfig = DEFAULTS,
+  ) {
+    this.services = new ServiceAllocator(net);
+    this.services.attach(store);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err));
     });
@@ -59,10 +68,11 @@ export class ApiServer {
         if (t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
         const body = await readJson(req);
         const obj = this.prepare(t, body, undefined);
-        const { object, warnings } = admit(this.store, t.info, obj, 'create', url.searchParams.get('fieldValidation'));
+        // Checked first so a re-sent object reads "already exists", not "IP already allocated".
+        if (this.store.get(t.info.resource, t.namespace, obj.metadata.name)) throw alreadyExists(t.info.group, t.info.resource, obj.metadata.name);
+        const { object, warnings, allocation } = admit(this.store, t.info, obj, 'create', url.searchParams.get('fieldValidation'), undefined, this.services);
         warn(res, warnings);
-        if (isDryRun(url)) return json(res, 201, object);
-        return json(res, 201, this.store.create(t.info.resource, object));
+        return json(res, 201, this.commit(isDryRun(url), allocation, () => this.store.create(t.info.resource, object), object));
       }
       case 'PUT': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -75,10 +85,9 @@ export class ApiServer {
           return json(res, 200, this.store.update(t.info.resource, cur));
         }
         obj.status = cur.status;
-        const { object, warnings } = admit(this.store, t.info, obj, 'update', url.searchParams.get('fieldValidation'), cur);
+        const { object, warnings, allocation } = admit(this.store, t.info, obj, 'update', url.searchParams.get('fieldValidation'), cur, this.services);
         warn(res, warnings);
-        if (isDryRun(url)) return json(res, 200, object);
-        return json(res, 200, this.store.update(t.info.resource, object));
+        return json(res, 200, this.commit(isDryRun(url), allocation, () => this.store.update(t.info.resource, object), object));
       }
       case 'PATCH': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -97,10 +106,9 @@ export class ApiServer {
         const merged = mergePatch(cur, patch) as KObject;
         merged.metadata.name = t.name;
         if (t.namespace) merged.metadata.namespace = t.namespace;
-        const { object, warnings } = admit(this.store, t.info, merged, 'update', url.searchParams.get('fieldValidation'), cur);
+        const { object, warnings, allocation } = admit(this.store, t.info, merged, 'update', url.searchParams.get('fieldValidation'), cur, this.services);
         warn(res, warnings);
-        if (isDryRun(url)) return json(res, 200, object);
-        return json(res, 200, this.store.update(t.info.resource, object));
+        return json(res, 200, this.commit(isDryRun(url), allocation, () => this.store.update(t.info.resource, object), object));
       }
       case 'DELETE': {
         if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -123,6 +131,20 @@ export class ApiServer {
       }
       default:
         throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+    }
+  }
+
+  /** Stores an admitted object; what admission allocated is given back on dry runs and failures. */
+  private commit(dryRun: boolean, allocation: Allocation | undefined, write: () => KObject, object: KObject): KObject {
+    if (dryRun) {
+      allocation?.revert();
+      return object;
+    }
+    try {
+      return write();
+    } catch (err) {
+      allocation?.revert();
+      throw err;
     }
   }
 

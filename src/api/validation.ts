@@ -1,105 +1,37 @@
 // Defaults and validation as the apiserver applies them after decoding: the same default
 // values, the same field paths and the same wording (k8s.io/apimachinery field.Error), so a
-// kemu error reads like the one a real cluster would give.
+// kemu error reads like the one a real cluster would give. Pods and workloads are here;
+// Services, Endpoints and EndpointSlices in service-validation.ts, probes in
+// probe-validation.ts, the shared field.Error and name rules in field-errors.ts.
+import {
+  type Cause,
+  type CauseType,
+  type Obj,
+  duplicate,
+  invalid,
+  labelErrors,
+  PORT_RANGE,
+  portNameErrors,
+  required,
+  subdomainErrors,
+  unsupported,
+  validateLabels,
+  validateMeta,
+  validPort,
+} from './field-errors.js';
+import { applyProbeDefaults, validateProbes } from './probe-validation.js';
 import { ignoredFields, strictDecode, typeError } from './schema.js';
+import {
+  applyEndpointSliceDefaults,
+  applyEndpointsDefaults,
+  applyServiceDefaults,
+  validateEndpoints,
+  validateEndpointSlice,
+  validateService,
+} from './service-validation.js';
 
 export { ignoredFields, strictDecode, typeError };
-
-type Obj = Record<string, any>;
-
-export type CauseType = 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueDuplicate' | 'FieldValueForbidden';
-
-export interface Cause {
-  field: string;
-  type: CauseType;
-  /** The offending value, where the message shows it. */
-  value?: unknown;
-  detail: string;
-  /** As field.Error.Error() prints it. */
-  message: string;
-}
-
-function fmtValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v === null || v === undefined) return 'null';
-  return JSON.stringify(v);
-}
-
-function cause(field: string, type: CauseType, detail: string, value?: unknown, supported?: string[]): Cause {
-  let body: string;
-  switch (type) {
-    case 'FieldValueRequired':
-      body = `Required value${detail ? `: ${detail}` : ''}`;
-      break;
-    case 'FieldValueInvalid':
-      body = `Invalid value: ${fmtValue(value)}${detail ? `: ${detail}` : ''}`;
-      break;
-    case 'FieldValueNotSupported':
-      body = `Unsupported value: ${fmtValue(value)}: supported values: ${(supported ?? []).map((s) => `"${s}"`).join(', ')}`;
-      detail = `supported values: ${(supported ?? []).map((s) => `"${s}"`).join(', ')}`;
-      break;
-    case 'FieldValueDuplicate':
-      body = `Duplicate value: ${fmtValue(value)}`;
-      break;
-    case 'FieldValueForbidden':
-      body = `Forbidden${detail ? `: ${detail}` : ''}`;
-      break;
-  }
-  return { field, type, value, detail, message: `${field}: ${body}` };
-}
-
-const required = (f: string, detail = ''): Cause => cause(f, 'FieldValueRequired', detail);
-const invalid = (f: string, v: unknown, detail: string): Cause => cause(f, 'FieldValueInvalid', detail, v);
-const unsupported = (f: string, v: unknown, supported: string[]): Cause => cause(f, 'FieldValueNotSupported', '', v, supported);
-const duplicate = (f: string, v: unknown): Cause => cause(f, 'FieldValueDuplicate', '', v);
-
-// ---------------------------------------------------------------------------------------------
-// Name rules (k8s.io/apimachinery/pkg/util/validation)
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const IANA_SVC_NAME = /^[-a-z0-9]+$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-
-function labelErrors(v: string): string[] {
-  const out: string[] = [];
-  if (v.length > 63) out.push('must be no more than 63 characters');
-  if (!DNS1123_LABEL.test(v)) {
-    out.push(
-      `a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`,
-    );
-  }
-  return out;
-}
-
-function subdomainErrors(v: string): string[] {
-  const out: string[] = [];
-  if (v.length > 253) out.push('must be no more than 253 characters');
-  if (!DNS1123_SUBDOMAIN.test(v)) {
-    out.push(
-      `a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
-    );
-  }
-  return out;
-}
-
-function portNameErrors(v: string): string[] {
-  const out: string[] = [];
-  if (v.length > 15) out.push('must be no more than 15 characters');
-  if (!IANA_SVC_NAME.test(v)) out.push(`must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`);
-  if (v.includes('--')) out.push('must not contain consecutive hyphens');
-  if (!/[a-z]/.test(v)) out.push('must contain at least one letter (a-z)');
-  if (v.startsWith('-') || v.endsWith('-')) out.push('must not begin or end with a hyphen');
-  return out;
-}
-
-const PORT_RANGE = 'must be between 1 and 65535, inclusive';
-
-function validPort(n: unknown): boolean {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
-}
+export type { Cause, CauseType };
 
 // ---------------------------------------------------------------------------------------------
 // Defaults
@@ -124,6 +56,7 @@ function defaultPodSpec(spec: Obj | undefined): void {
       }
       if (Array.isArray(c.ports)) for (const p of c.ports) if (p && typeof p === 'object') p.protocol ??= 'TCP';
       c.resources ??= {};
+      applyProbeDefaults(c);
     }
   }
 }
@@ -146,6 +79,15 @@ export function applyDefaults(obj: Obj): Obj {
       obj.spec.finalizers ??= ['kubernetes'];
       obj.metadata ??= {};
       obj.metadata.labels = { ...(obj.metadata.labels ?? {}), 'kubernetes.io/metadata.name': obj.metadata.name };
+      break;
+    case 'v1/Service':
+      applyServiceDefaults(obj);
+      break;
+    case 'v1/Endpoints':
+      applyEndpointsDefaults(obj);
+      break;
+    case 'discovery.k8s.io/v1/EndpointSlice':
+      applyEndpointSliceDefaults(obj);
       break;
     case 'apps/v1/Deployment':
       if (!spec || typeof spec !== 'object') break;
@@ -186,47 +128,6 @@ export function applyDefaults(obj: Obj): Obj {
 
 // ---------------------------------------------------------------------------------------------
 // Validation
-
-function validateMeta(meta: Obj | undefined, rule: 'label' | 'subdomain', namespaced: boolean, out: Cause[]): void {
-  if (!meta || typeof meta !== 'object') {
-    out.push(required('metadata.name', 'name or generateName is required'));
-    return;
-  }
-  const name = meta.name;
-  if (!name) out.push(required('metadata.name', 'name or generateName is required'));
-  else {
-    for (const msg of rule === 'label' ? labelErrors(name) : subdomainErrors(name)) out.push(invalid('metadata.name', name, msg));
-  }
-  if (namespaced && meta.namespace !== undefined) for (const msg of labelErrors(meta.namespace)) out.push(invalid('metadata.namespace', meta.namespace, msg));
-  validateLabels(meta.labels, 'metadata.labels', out);
-}
-
-function validateLabels(labels: unknown, field: string, out: Cause[]): void {
-  if (!labels || typeof labels !== 'object') return;
-  for (const [k, v] of Object.entries(labels as Obj)) {
-    const slash = k.lastIndexOf('/');
-    const nm = slash >= 0 ? k.slice(slash + 1) : k;
-    const prefix = slash >= 0 ? k.slice(0, slash) : '';
-    if (nm.length > 63 || !QUALIFIED_NAME.test(nm) || (prefix && subdomainErrors(prefix).length)) {
-      out.push(
-        invalid(
-          field,
-          k,
-          `name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
-        ),
-      );
-    }
-    if (typeof v === 'string' && (v.length > 63 || !LABEL_VALUE.test(v))) {
-      out.push(
-        invalid(
-          field,
-          v,
-          `a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
-        ),
-      );
-    }
-  }
-}
 
 const RESTART = ['Always', 'Never', 'OnFailure'];
 const DNS_POLICIES = ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'];
@@ -274,6 +175,7 @@ function validateContainers(list: unknown, f: string, out: Cause[], needOne: boo
         }
       });
     }
+    validateProbes(c, p, out);
   });
 }
 
@@ -383,10 +285,19 @@ function validateWorkload(obj: Obj, out: Cause[], kind: 'Deployment' | 'ReplicaS
   }
 }
 
-/** Every validation error of a defaulted object, in the apiserver's order (roughly: metadata, spec). */
-export function validate(obj: Obj): Cause[] {
+/**
+ * Every validation error of a defaulted object, in the apiserver's order (roughly: metadata,
+ * spec). `old` is the stored object on update (for fields that may not change once set).
+ */
+export function validate(obj: Obj, old?: Obj): Cause[] {
   const out: Cause[] = [];
   switch (`${obj.apiVersion}/${obj.kind}`) {
+    case 'v1/Service':
+      return validateService(obj, old);
+    case 'v1/Endpoints':
+      return validateEndpoints(obj);
+    case 'discovery.k8s.io/v1/EndpointSlice':
+      return validateEndpointSlice(obj);
     case 'v1/Namespace':
       validateMeta(obj.metadata, 'label', false, out);
       break;

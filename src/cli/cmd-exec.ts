@@ -2,7 +2,23 @@
 // with stdin, stdout, stderr and the exit code passed through. The CLI enters the namespaces
 // itself (it runs as root on the same machine), so there is no stream proxy in between.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { Client } from './client.js';
+
+/** A process's environment from /proc (the container's, for exec), without kemu's control fd. */
+function processEnv(pid: number): Record<string, string> | undefined {
+  try {
+    const env: Record<string, string> = {};
+    for (const kv of fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const i = kv.indexOf('=');
+      if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    delete env.KEMU_READY_FD;
+    return env;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function cmdExec(
   cluster: string,
@@ -36,7 +52,12 @@ export async function cmdExec(
     const containers: any[] = p.spec?.containers ?? [];
     const c = o.container ? containers.find((x) => x.name === o.container) : containers[0];
     if (!c) throw new Error(`container ${o.container} not found in pod ${p.metadata.name}`);
-    for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = String(e.value);
+    // kubectl exec runs with the container's environment (declared env, Service variables
+    // from the pod's start): read it from the container's process when it is running.
+    const pid = /^kemu:\/\/(\d+)$/.exec((p.status?.containerStatuses ?? []).find((s: any) => s.name === c.name)?.containerID ?? '')?.[1];
+    const live = pid ? processEnv(Number(pid)) : undefined;
+    if (live) env = live;
+    else for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = String(e.value);
     env.HOSTNAME = p.spec?.hostname ?? p.metadata.name;
     if (c.workingDir) cwd = c.workingDir;
     netns = p.spec?.hostNetwork ? paths.nodeNetns(p.spec.nodeName) : paths.podNetns(ns, p.metadata.name);

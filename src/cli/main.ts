@@ -4,10 +4,13 @@ import { Command, Option } from 'commander';
 import { formatError } from './client.js';
 import { cmdApply, cmdDelete } from './cmd-apply.js';
 import { cmdCapture } from './cmd-capture.js';
+import { cmdDescribe } from './cmd-describe.js';
 import { cmdConntrack } from './cmd-conntrack.js';
 import { cmdExec } from './cmd-exec.js';
+import { cmdExplain } from './cmd-explain.js';
 import { cmdGet, cmdLogs, cmdScale, cmdStatus } from './cmd-get.js';
 import { cmdDown, cmdUp } from './cmd-up.js';
+import { cmdDnsLog } from './cmd-dns-log.js';
 
 function clusterName(o: { name?: string }): string {
   return o.name ?? process.env.KEMU_CLUSTER ?? 'kemu';
@@ -48,6 +51,17 @@ async function main(argv: string[]): Promise<number> {
     .action(run((o) => cmdConntrack(clusterName(o), o)));
 
   program
+    .command('dns-log')
+    .description('show the queries kube-dns answered: client pod, name, type, rcode, answers')
+    .addOption(nameOpt())
+    .option('-n, --namespace <ns>', 'only queries from pods of this namespace')
+    .option('--pod <pod>', 'only queries from this pod (NAME or NS/NAME; repeatable)', collect, [])
+    .option('-f, --follow', 'keep streaming new queries')
+    .option('--tail <n>', 'only the last n queries')
+    .option('-o, --output <format>', 'json (one object a line)')
+    .action(run((o) => cmdDnsLog(clusterName(o), o)));
+
+  program
     .command('down')
     .description('stop a cluster and remove everything it created')
     .addOption(nameOpt())
@@ -75,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('get')
-    .description('list objects (pods, deployments, replicasets, statefulsets, nodes, namespaces)')
+    .description('list objects (pods, deployments, replicasets, statefulsets, services, endpoints, endpointslices, nodes, namespaces)')
     .addOption(nameOpt())
     .argument('<kind>', 'kind or resource, comma-separated; kind/name also works')
     .argument('[names...]')
@@ -85,6 +99,15 @@ async function main(argv: string[]): Promise<number> {
     .option('-l, --selector <selector>', 'label selector')
     .option('--field-selector <selector>', 'field selector')
     .action(run((kind, names, o) => cmdGet(clusterName(o), kind, names, o)));
+
+  program
+    .command('describe')
+    .description('show a Service in detail, as kubectl describe does')
+    .addOption(nameOpt())
+    .argument('<kind>', 'svc')
+    .argument('[names...]')
+    .option('-n, --namespace <ns>', 'namespace', undefined)
+    .action(run((kind, names, o) => cmdDescribe(clusterName(o), kind, names, o)));
 
   program
     .command('scale')
@@ -131,6 +154,19 @@ async function main(argv: string[]): Promise<number> {
     .option('--count <n>', 'stop after n packet records')
     .option('--snaplen <bytes>', 'bytes kept per packet (0 = whole packet)', '2048')
     .action(run((o) => cmdCapture(clusterName(o), o)));
+
+  program
+    .command('explain')
+    .description('walk the NetworkPolicies for a connection without sending a packet, or print a namespace matrix')
+    .addOption(nameOpt())
+    .option('--from <from>', 'client: NS/POD or an IPv4 address')
+    .option('--to <to>', 'server: NS/POD, NS/SERVICE or an IPv4 address')
+    .option('--port <port>', 'destination port, P or P/PROTO (TCP, UDP, SCTP)')
+    .option('--protocol <proto>', 'protocol when --port has none', 'TCP')
+    .option('--matrix', 'who-can-reach-whom among the pods of -n namespaces')
+    .option('-n, --namespace <ns>', 'namespace for --matrix (repeatable)', collect, [])
+    .option('-o, --output <format>', 'json')
+    .action(run((o) => cmdExplain(clusterName(o), o)));
 
   program
     .command('status')

@@ -72,10 +72,106 @@ function selectorText(sel: any): string {
   return parts.join(',') || '<none>';
 }
 
+/** labels.FormatLabels: "k=v,k2=v2" sorted by key, "<none>" when empty. */
+export function formatLabels(m: Record<string, string> | undefined): string {
+  const keys = Object.keys(m ?? {}).sort();
+  return keys.length ? keys.map((k) => `${k}=${m![k]}`).join(',') : '<none>';
+}
+
+/** makePortString: "80/TCP", "80:30080/TCP" for a port with a NodePort. */
+export function servicePorts(ports: any[] | undefined): string {
+  const s = (ports ?? []).map((p) => (p.nodePort > 0 ? `${p.port}:${p.nodePort}/${p.protocol}` : `${p.port}/${p.protocol}`)).join(',');
+  return s || '<none>';
+}
+
+/** getServiceExternalIP: the EXTERNAL-IP column (LB addresses clipped to 16 characters unless wide). */
+export function serviceExternalIP(svc: KObject, wide: boolean): string {
+  const spec = svc.spec ?? {};
+  const ext: string[] = spec.externalIPs ?? [];
+  switch (spec.type) {
+    case 'ClusterIP':
+    case 'NodePort':
+      return ext.length ? ext.join(',') : '<none>';
+    case 'LoadBalancer': {
+      const set = new Set<string>();
+      for (const i of svc.status?.loadBalancer?.ingress ?? []) {
+        if (i.ip) set.add(i.ip);
+        else if (i.hostname) set.add(i.hostname);
+      }
+      let lb = [...set].sort().join(',');
+      if (!wide && lb.length > 16) lb = `${lb.slice(0, 13)}...`;
+      if (ext.length) return [...(lb ? lb.split(',') : []), ...ext].join(',');
+      return lb || '<pending>';
+    }
+    case 'ExternalName':
+      return spec.externalName ?? '';
+  }
+  return '<unknown>';
+}
+
+/** formatEndpoints (v1 Endpoints): ready addresses times ports, the first three, "+ N more...". */
+export function formatEndpoints(ep: KObject): string {
+  const subsets: any[] = (ep as any).subsets ?? [];
+  if (!subsets.length) return '<none>';
+  const list: string[] = [];
+  const max = 3;
+  let more = false;
+  let count = 0;
+  for (const ss of subsets) {
+    const addrs: any[] = ss.addresses ?? [];
+    const ports: any[] = ss.ports?.length ? ss.ports : [undefined];
+    for (const port of ports) {
+      count += addrs.length;
+      for (const a of addrs) {
+        if (list.length === max) {
+          more = true;
+          break;
+        }
+        list.push(port ? `${a.ip}:${port.port}` : a.ip);
+      }
+    }
+  }
+  const ret = list.join(',');
+  return more ? `${ret} + ${count - max} more...` : ret;
+}
+
+function listWithMore(list: string[], more: boolean, count: number, max: number): string {
+  const ret = list.join(',');
+  if (more) return `${ret} + ${count - max} more...`;
+  return ret || '<unset>';
+}
+
+/** formatDiscoveryPorts / formatDiscoveryEndpoints of kubectl's EndpointSlice table. */
+export function slicePortsText(slice: KObject): string {
+  const ports: any[] = (slice as any).ports ?? [];
+  const list: string[] = [];
+  let more = false;
+  for (const p of ports) {
+    if (list.length < 3) list.push(p.port != null ? String(p.port) : p.name != null ? p.name : '*');
+    else more = true;
+  }
+  return listWithMore(list, more, ports.length, 3);
+}
+
+export function sliceEndpointsText(slice: KObject): string {
+  const list: string[] = [];
+  let more = false;
+  let count = 0;
+  for (const ep of ((slice as any).endpoints ?? []) as any[]) {
+    for (const a of ep.addresses ?? []) {
+      if (list.length < 3) list.push(a);
+      else more = true;
+      count++;
+    }
+  }
+  return listWithMore(list, more, count, 3);
+}
+
 export interface Columns {
   headers: string[];
   wide: string[];
-  row: (o: KObject, now: number) => string[];
+  /** `wide` for the cells -o wide prints differently (an unclipped EXTERNAL-IP). */
+  row: (o: KObject, now: number, wide?: boolean) => string[];
   wideRow: (o: KObject, now: number) => string[];
 }
 
@@ -142,6 +238,31 @@ export const PRINTERS: Record<string, Columns> = {
       return [addr('InternalIP'), addr('ExternalIP'), i.osImage ?? '', i.kernelVersion ?? '', i.containerRuntimeVersion ?? ''];
     },
   },
+  services: {
+    headers: ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE'],
+    wide: ['SELECTOR'],
+    row: (s, now, wide) => [
+      s.metadata.name,
+      s.spec?.type ?? '',
+      s.spec?.clusterIPs?.[0] ?? '<none>',
+      serviceExternalIP(s, Boolean(wide)),
+      servicePorts(s.spec?.ports),
+      humanAge(s.metadata.creationTimestamp, now),
+    ],
+    wideRow: (s) => [formatLabels(s.spec?.selector)],
+  },
+  endpoints: {
+    headers: ['NAME', 'ENDPOINTS', 'AGE'],
+    wide: [],
+    row: (e, now) => [e.metadata.name, formatEndpoints(e), humanAge(e.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  endpointslices: {
+    headers: ['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'],
+    wide: [],
+    row: (e, now) => [e.metadata.name, String((e as any).addressType ?? ''), slicePortsText(e), sliceEndpointsText(e), humanAge(e.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
   namespaces: {
     headers: ['NAME', 'STATUS', 'AGE'],
     wide: [],
@@ -177,7 +298,7 @@ export function table(resource: string, objs: KObject[], opts: { wide: boolean; 
   const headers = [...(opts.allNamespaces ? ['NAMESPACE'] : []), ...p.headers, ...(opts.wide ? p.wide : [])];
   const rows = objs.map((o) => [
     ...(opts.allNamespaces ? [o.metadata.namespace ?? ''] : []),
-    ...p.row(o, now),
+    ...p.row(o, now, opts.wide),
     ...(opts.wide ? p.wideRow(o, now) : []),
   ]);
   return renderTable(headers, rows);

@@ -3,7 +3,7 @@
 import type { KObject, Store, WatchEvent } from '../store/store.js';
 import { deletePod } from './replicaset.js';
 
-const NAMESPACED = ['deployments', 'replicasets', 'statefulsets', 'pods'];
+const NAMESPACED = ['deployments', 'replicasets', 'statefulsets', 'pods', 'services', 'endpoints', 'endpointslices'];
 
 export class GarbageCollector {
   private unsubscribe: (() => void) | undefined;

@@ -5,6 +5,12 @@ import { ClusterPaths, loadClusterConfig, type ClusterConfig } from '../config.j
 import { ApiServer } from '../api/server.js';
 import { groupOfResource } from '../api/resources.js';
 import { DeploymentController } from '../controllers/deployment.js';
+import { EndpointsController } from '../controllers/endpoints.js';
+import { EndpointSliceController } from '../controllers/endpointslice.js';
+import { EndpointSliceMirroringController } from '../controllers/endpointslice-mirroring.js';
+import { KubernetesServiceController } from '../controllers/kubernetes-service.js';
+import type { Reconciler } from '../controllers/reconciler.js';
+import { LoadBalancerController } from '../controllers/loadbalancer.js';
 import { GarbageCollector } from '../controllers/garbage.js';
 import { ReplicaSetController } from '../controllers/replicaset.js';
 import { Scheduler } from '../controllers/scheduler.js';
@@ -20,6 +26,8 @@ import { ProxySync } from '../dataplane/proxy/sync.js';
 import { logStreamer } from './logs.js';
 import { json } from '../api/server.js';
 import { processAlive } from './pidfile.js';
+import { DnsLog } from './dns-log-route.js';
+import { installClusterDns } from '../addons/dns/bootstrap.js';
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -55,9 +63,10 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   const nodes = new NodeRuntime(cfg, paths, dp);
   let shuttingDown = false;
   const kubelet = new Kubelet(store, dp, paths, cfg, nodes);
-  const controllers = [new Scheduler(store), new ReplicaSetController(store), new DeploymentController(store), new StatefulSetController(store)];
+  const controllers: Reconciler[] = [new Scheduler(store), new ReplicaSetController(store), new DeploymentController(store), new StatefulSetController(store)];
+  controllers.push(new KubernetesServiceController(store, cfg.serviceSubnet), new EndpointsController(store), new EndpointSliceController(store), new EndpointSliceMirroringController(store), new LoadBalancerController(store, cfg.loadBalancerPool));
   const gc = new GarbageCollector(store);
-  const api = new ApiServer(store);
+  const api = new ApiServer(store, cfg);
 
   const shutdown = async (why: string): Promise<void> => {
     if (shuttingDown) return;
@@ -90,6 +99,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   api.logs = logStreamer(store, kubelet);
   api.route(captureRoute(dp));
   api.route(conntrackRoute(dp));
+  api.route(new DnsLog(store).route());
   api.route((req, res, url) => {
     if (url.pathname === '/kemu/v1/status' && req.method === 'GET') {
       json(res, 200, {
@@ -132,6 +142,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     });
   });
   console.log(`kemu daemon for cluster "${name}" serving on ${paths.socket} (pid ${process.pid})`);
+  void installClusterDns(cfg, paths.socket, name);
 }
 
 function readPid(file: string): number | undefined {

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imageEntrypoint } from './images.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BUILTIN_SERVER = path.join(here, 'builtin-server.js');
@@ -82,7 +83,7 @@ export class Container {
     const dir = path.join(this.logDir, this.spec.name);
     fs.mkdirSync(dir, { recursive: true });
     const logFd = fs.openSync(this.logFile(), 'a');
-    const argv = this.spec.argv ?? [process.execPath, '--max-old-space-size=64', BUILTIN_SERVER];
+    const argv = this.spec.argv ?? imageEntrypoint(this.spec.image);
     const env: Record<string, string> = {
       PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: '/root',

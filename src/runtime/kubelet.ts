@@ -11,7 +11,9 @@ import { Container, expandVars, type ContainerLaunch } from './containers.js';
 import { intToIpString } from './ipam.js';
 import type { NodeRuntime } from './nodes.js';
 import { hostsFile, podHostname, resolvConf } from './pod-files.js';
+import { ReadinessProber } from './probes.js';
 import { createSandbox, destroySandbox, type Sandbox } from './sandbox.js';
+import { serviceEnv } from './service-env.js';
 
 interface PodWorker {
   key: string;
@@ -22,6 +24,11 @@ interface PodWorker {
   hostNetwork: boolean;
   slot?: number;
   containers: Container[];
+  /** Per container (same index): its launch spec and, if it has a readinessProbe kemu runs, the prober. */
+  launches: ContainerLaunch[];
+  probers: (ReadinessProber | undefined)[];
+  netns?: string;
+  utsFile?: string;
   terminating: boolean;
   statusTimer?: NodeJS.Immediate;
   startTime: string;
@@ -83,6 +90,8 @@ export class Kubelet {
       node,
       hostNetwork: Boolean(pod.spec?.hostNetwork),
       containers: [],
+      launches: [],
+      probers: [],
       terminating: false,
       startTime: ts(),
     };
@@ -131,14 +140,59 @@ export class Kubelet {
         w.sandbox.vnetHdr,
       );
     }
+    w.netns = netns;
+    w.utsFile = utsFile;
     const logDir = path.join(this.paths.logsDir, `${pod.metadata.namespace}_${pod.metadata.name}_${w.uid}`);
     const policy = pod.spec?.restartPolicy ?? 'Always';
+    // The Services that exist now, as the kubelet sees them when it starts the pod.
+    const svcEnv = serviceEnv(this.store.peek('services'), pod.metadata.namespace!, pod.spec?.enableServiceLinks !== false);
     for (const c of pod.spec?.containers ?? []) {
-      const launch = this.launchSpec(pod, c, w);
-      const container = new Container(launch, { netns, utsFile }, logDir, policy, () => this.scheduleStatus(w));
+      const launch = this.launchSpec(pod, c, w, svcEnv);
+      const container = new Container(launch, { netns, utsFile }, logDir, policy, () => this.containerChanged(w));
       w.containers.push(container);
+      w.launches.push(launch);
+      const probe = c.readinessProbe;
+      // gRPC probes are accepted but not run (a warning says so): such containers count as
+      // ready when running, as if they had no probe.
+      const runnable = probe && (probe.exec || probe.httpGet || probe.tcpSocket);
+      w.probers.push(runnable ? new ReadinessProber(probe, c, () => this.scheduleStatus(w)) : undefined);
     }
     for (const c of w.containers) c.start();
+  }
+
+  private containerChanged(w: PodWorker): void {
+    this.syncProbes(w);
+    this.scheduleStatus(w);
+  }
+
+  /** Probers follow their containers: restarted with each container start, stopped when it stops. */
+  private syncProbes(w: PodWorker): void {
+    w.containers.forEach((c, i) => {
+      const prober = w.probers[i];
+      if (!prober) return;
+      const pid = c.status.phase === 'running' ? c.status.pid : undefined;
+      if (pid === undefined) {
+        if (prober.startedFor !== undefined) prober.stop();
+        return;
+      }
+      if (prober.startedFor === pid) return;
+      const node = this.nodes.get(w.node);
+      if (!node || w.ip === undefined) return;
+      prober.containerStarted(pid, {
+        podIP: intToIpString(w.ip),
+        nodeNetns: node.netns,
+        podNetns: w.netns!,
+        utsFile: w.utsFile!,
+        env: w.launches[i]!.env,
+      });
+    });
+  }
+
+  /** A container with a readiness probe is ready when running and its probe says so. */
+  private containerReady(w: PodWorker, i: number): boolean {
+    const c = w.containers[i]!;
+    const prober = w.probers[i];
+    return prober ? c.status.phase === 'running' && prober.ready : c.status.ready;
   }
 
   private dnsSettings() {
@@ -151,7 +205,7 @@ export class Kubelet {
     return { clusterDNS: this.nodes.clusterDNS, clusterDomain: this.cfg.clusterDomain, nodeResolvConf: nodeResolv };
   }
 
-  private launchSpec(pod: KObject, c: any, w: PodWorker): ContainerLaunch {
+  private launchSpec(pod: KObject, c: any, w: PodWorker, svcEnv: Record<string, string>): ContainerLaunch {
     const env: Record<string, string> = {
       HOSTNAME: podHostname(pod),
       KEMU_CLUSTER: this.cfg.name,
@@ -162,6 +216,8 @@ export class Kubelet {
       KEMU_CONTAINER_NAME: c.name,
       KEMU_IMAGE: c.image ?? '',
       KEMU_READY_FD: '3',
+      // Declared env below overrides these and may refer to them with $(VAR), as in the kubelet.
+      ...svcEnv,
     };
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = expandVars(String(e.value), env);
@@ -234,8 +290,8 @@ export class Kubelet {
       if (!ok && reason) c.reason = reason;
       return c;
     };
-    const statuses = w.containers.map((c) => toContainerStatus(c.status));
-    const allReady = w.containers.length > 0 && w.containers.every((c) => c.status.ready);
+    const statuses = w.containers.map((c, i) => toContainerStatus(c.status, this.containerReady(w, i)));
+    const allReady = w.containers.length > 0 && w.containers.every((_, i) => this.containerReady(w, i));
     const allDone = w.containers.length > 0 && w.containers.every((c) => c.status.phase === 'terminated');
     const policy = pod.spec?.restartPolicy ?? 'Always';
     let phase = 'Pending';
@@ -290,7 +346,9 @@ export class Kubelet {
   private async teardown(w: PodWorker, graceSeconds: number): Promise<void> {
     if (w.terminating) return;
     w.terminating = true;
+    // Probes go on while the containers shut down (a terminating pod may still serve).
     await Promise.all(w.containers.map((c) => c.stop(graceSeconds)));
+    for (const p of w.probers) p?.stop();
     this.releaseNetwork(w);
     if (this.workers.get(w.key) === w) this.workers.delete(w.key);
   }
@@ -331,7 +389,7 @@ export class Kubelet {
   }
 }
 
-function toContainerStatus(s: import('./containers.js').ContainerStatus): any {
+function toContainerStatus(s: import('./containers.js').ContainerStatus, ready: boolean): any {
   const state: any = {};
   if (s.phase === 'running') state.running = { startedAt: s.startedAt };
   else if (s.phase === 'terminated') {
@@ -343,7 +401,7 @@ function toContainerStatus(s: import('./containers.js').ContainerStatus): any {
     image: s.image,
     imageID: '',
     containerID: s.pid ? `kemu://${s.pid}` : undefined,
-    ready: s.ready,
+    ready,
     started: s.phase === 'running',
     restartCount: s.restartCount,
     state,

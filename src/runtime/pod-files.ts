@@ -41,6 +41,23 @@ function renderResolv(r: ResolvParts): string {
   return lines.join('\n') + '\n';
 }
 
+// The kubelet's limits (ExpandedDNSConfig, GA in 1.28): 3 nameservers, 32 search domains,
+// 2048 characters of search line; a domain longer than 253 characters is dropped (glibc aborts).
+const MAX_NAMESERVERS = 3;
+const MAX_SEARCHES = 32;
+const MAX_SEARCH_CHARS = 2048;
+
+/** pkg/kubelet/network/dns formDNSSearchFitsLimits: drop from the end until the line fits. */
+export function fitSearches(searches: string[]): string[] {
+  let s = searches.slice(0, MAX_SEARCHES).filter((x) => x.length <= 253);
+  let len = s.join(' ').length;
+  while (len > MAX_SEARCH_CHARS && s.length) {
+    len -= s[s.length - 1]!.length + 1;
+    s = s.slice(0, -1);
+  }
+  return s;
+}
+
 /** resolv.conf for a pod, following the kubelet's dnsPolicy rules and dnsConfig merge. */
 export function resolvConf(pod: KObject, dns: DnsSettings): string {
   const spec = pod.spec ?? {};
@@ -55,9 +72,11 @@ export function resolvConf(pod: KObject, dns: DnsSettings): string {
     r = parseResolv(dns.nodeResolvConf);
   } else {
     const d = dns.clusterDomain;
+    // The node's own search domains follow the cluster ones (generateSearchesForDNSClusterFirst).
+    const hostSearch = parseResolv(dns.nodeResolvConf).searches.map((x) => x.replace(/\.$/, ''));
     r = {
       nameservers: [dns.clusterDNS],
-      searches: [`${ns}.svc.${d}`, `svc.${d}`, d],
+      searches: [`${ns}.svc.${d}`, `svc.${d}`, d, ...hostSearch],
       options: [{ name: 'ndots', value: '5' }],
     };
   }
@@ -72,9 +91,8 @@ export function resolvConf(pod: KObject, dns: DnsSettings): string {
       else r.options.push(opt);
     }
   }
-  // The kubelet caps these as glibc does.
-  r.nameservers = r.nameservers.slice(0, 3);
-  r.searches = r.searches.slice(0, 32);
+  r.nameservers = [...new Set(r.nameservers)].slice(0, MAX_NAMESERVERS);
+  r.searches = fitSearches([...new Set(r.searches)]);
   return renderResolv(r);
 }
 

@@ -138,8 +138,11 @@ export class Store {
     const o = structuredClone(obj);
     o.metadata.uid = cur.metadata.uid;
     o.metadata.creationTimestamp = cur.metadata.creationTimestamp;
-    const gen = cur.metadata.generation ?? 1;
-    o.metadata.generation = JSON.stringify(o.spec) !== JSON.stringify(cur.spec) ? gen + 1 : gen;
+    // Kinds without a spec (Endpoints, EndpointSlice) have no generation, as on create.
+    if (o.spec !== undefined || cur.metadata.generation !== undefined) {
+      const gen = cur.metadata.generation ?? 1;
+      o.metadata.generation = JSON.stringify(o.spec) !== JSON.stringify(cur.spec) ? gen + 1 : gen;
+    }
     if (cur.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) {
       o.metadata.deletionTimestamp = cur.metadata.deletionTimestamp;
     }
