@@ -350,6 +350,36 @@ export interface KindSchema {
   schema: StructType;
 }
 
+const NetworkPolicyPort = struct('v1.NetworkPolicyPort', { protocol: STR, port: IOS, endPort: I32 });
+const NetworkPolicyPeer = struct('v1.NetworkPolicyPeer', {
+  podSelector: LabelSelector,
+  namespaceSelector: LabelSelector,
+  ipBlock: struct('v1.IPBlock', { cidr: STR, except: STRS }),
+});
+
+const IngressBackend = struct('v1.IngressBackend', {
+  service: struct('v1.IngressServiceBackend', { name: STR, port: struct('v1.ServiceBackendPort', { name: STR, number: I32 }) }),
+  resource: struct('v1.TypedLocalObjectReference', { apiGroup: STR, kind: STR, name: STR }),
+});
+const IngressSpec = struct('v1.IngressSpec', {
+  ingressClassName: STR,
+  defaultBackend: IngressBackend,
+  tls: array(struct('v1.IngressTLS', { hosts: STRS, secretName: STR })),
+  rules: array(
+    struct('v1.IngressRule', {
+      host: STR,
+      http: struct('v1.HTTPIngressRuleValue', {
+        paths: array(struct('v1.HTTPIngressPath', { path: STR, pathType: STR, backend: IngressBackend })),
+      }),
+    }),
+  ),
+});
+const IngressStatus = struct('v1.IngressStatus', {
+  loadBalancer: struct('v1.IngressLoadBalancerStatus', {
+    ingress: array(struct('v1.IngressLoadBalancerIngress', { ip: STR, hostname: STR, ports: array(PortStatus) })),
+  }),
+});
+
 const KINDS: KindSchema[] = [
   {
     group: '',
@@ -491,6 +521,94 @@ const KINDS: KindSchema[] = [
       addressType: STR,
       endpoints: array(DiscoveryEndpoint),
       ports: array(struct('v1.EndpointPort', { name: STR, protocol: STR, port: I32, appProtocol: STR })),
+    }),
+  },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'NetworkPolicy',
+    resource: 'networkpolicies',
+    namespaced: true,
+    shortNames: ['netpol'],
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.NetworkPolicy', {
+      spec: struct('v1.NetworkPolicySpec', {
+        podSelector: LabelSelector,
+        ingress: array(struct('v1.NetworkPolicyIngressRule', { ports: array(NetworkPolicyPort), from: array(NetworkPolicyPeer) })),
+        egress: array(struct('v1.NetworkPolicyEgressRule', { ports: array(NetworkPolicyPort), to: array(NetworkPolicyPeer) })),
+        policyTypes: STRS,
+      }),
+      status: ANY,
+    }),
+  },
+  // Secret, ConfigMap, Event (core/v1); Ingress, IngressClass (networking.k8s.io/v1). kemu
+  // stores and serves them; the Ingress controller that acts on Ingresses is a separate piece.
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Secret',
+    resource: 'secrets',
+    namespaced: true,
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.Secret', { immutable: BOOL, data: STRMAP, stringData: STRMAP, type: STR }),
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'ConfigMap',
+    resource: 'configmaps',
+    namespaced: true,
+    shortNames: ['cm'],
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.ConfigMap', { immutable: BOOL, data: STRMAP, binaryData: STRMAP }),
+  },
+  {
+    group: '',
+    version: 'v1',
+    kind: 'Event',
+    resource: 'events',
+    namespaced: true,
+    shortNames: ['ev'],
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.Event', {
+      involvedObject: ObjectReference,
+      reason: STR,
+      message: STR,
+      source: struct('v1.EventSource', { component: STR, host: STR }),
+      firstTimestamp: TIME,
+      lastTimestamp: TIME,
+      count: I32,
+      type: STR,
+      eventTime: TIME,
+      series: struct('v1.EventSeries', { count: I32, lastObservedTime: TIME }),
+      action: STR,
+      related: ObjectReference,
+      reportingComponent: STR,
+      reportingInstance: STR,
+    }),
+  },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'Ingress',
+    resource: 'ingresses',
+    namespaced: true,
+    shortNames: ['ing'],
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.Ingress', { spec: IngressSpec, status: IngressStatus }),
+  },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    kind: 'IngressClass',
+    resource: 'ingressclasses',
+    namespaced: false,
+    nameRule: 'dns1123-subdomain',
+    schema: root('v1.IngressClass', {
+      spec: struct('v1.IngressClassSpec', {
+        controller: STR,
+        parameters: struct('v1.IngressClassParametersReference', { apiGroup: STR, kind: STR, name: STR, scope: STR, namespace: STR }),
+      }),
     }),
   },
 ];

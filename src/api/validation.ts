@@ -3,6 +3,9 @@
 // kemu error reads like the one a real cluster would give. Pods and workloads are here;
 // Services, Endpoints and EndpointSlices in service-validation.ts, probes in
 // probe-validation.ts, the shared field.Error and name rules in field-errors.ts.
+import { applyNetworkPolicyDefaults, validateNetworkPolicy } from './networkpolicy-validation.js';
+import { applyEventDefaults, applySecretDefaults, validateConfigMap, validateEvent, validateSecret } from './config-validation.js';
+import { applyIngressDefaults, validateIngress, validateIngressClass } from './ingress-validation.js';
 import {
   type Cause,
   type CauseType,
@@ -88,6 +91,18 @@ export function applyDefaults(obj: Obj): Obj {
       break;
     case 'discovery.k8s.io/v1/EndpointSlice':
       applyEndpointSliceDefaults(obj);
+      break;
+    case 'networking.k8s.io/v1/NetworkPolicy':
+      applyNetworkPolicyDefaults(obj);
+      break;
+    case 'v1/Secret':
+      applySecretDefaults(obj);
+      break;
+    case 'v1/Event':
+      applyEventDefaults(obj);
+      break;
+    case 'networking.k8s.io/v1/Ingress':
+      applyIngressDefaults(obj);
       break;
     case 'apps/v1/Deployment':
       if (!spec || typeof spec !== 'object') break;
@@ -298,6 +313,18 @@ export function validate(obj: Obj, old?: Obj): Cause[] {
       return validateEndpoints(obj);
     case 'discovery.k8s.io/v1/EndpointSlice':
       return validateEndpointSlice(obj);
+    case 'networking.k8s.io/v1/NetworkPolicy':
+      return validateNetworkPolicy(obj);
+    case 'v1/Secret':
+      return validateSecret(obj, old);
+    case 'v1/ConfigMap':
+      return validateConfigMap(obj, old);
+    case 'v1/Event':
+      return validateEvent(obj);
+    case 'networking.k8s.io/v1/Ingress':
+      return validateIngress(obj);
+    case 'networking.k8s.io/v1/IngressClass':
+      return validateIngressClass(obj, old);
     case 'v1/Namespace':
       validateMeta(obj.metadata, 'label', false, out);
       break;

@@ -6,6 +6,7 @@ import { cmdApply, cmdDelete } from './cmd-apply.js';
 import { cmdCapture } from './cmd-capture.js';
 import { cmdDescribe } from './cmd-describe.js';
 import { cmdConntrack } from './cmd-conntrack.js';
+import { cmdObserve } from './cmd-observe.js';
 import { cmdExec } from './cmd-exec.js';
 import { cmdExplain } from './cmd-explain.js';
 import { cmdGet, cmdLogs, cmdScale, cmdStatus } from './cmd-get.js';
@@ -40,6 +41,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--wait', 'return once every pod is Ready, showing progress')
     .option('--timeout <duration>', 'how long --wait waits', '5m')
     .action(run((o) => cmdUp(clusterName(o), o)));
+
+  program
+    .command('observe')
+    .description('the flow log: new connections and NetworkPolicy drops, like hubble observe')
+    .addOption(nameOpt())
+    .option('-n, --namespace <ns>', 'flows with an end in this namespace')
+    .option('--pod <pod>', 'flows with this pod at one end (ns/name or name; repeatable)', collect, [])
+    .option('--verdict <verdict>', 'FORWARDED or DROPPED')
+    .option('--since <duration>', 'only flows of the last D (30s, 5m, 1h)')
+    .option('-f, --follow', 'keep printing new flows')
+    .option('-o, --output <format>', 'json (Hubble field names)')
+    .action(run((o) => cmdObserve(clusterName(o), o)));
 
   program
     .command('conntrack')

@@ -167,6 +167,34 @@ export function sliceEndpointsText(slice: KObject): string {
   return listWithMore(list, more, count, 3);
 }
 
+/** Event LAST SEEN: lastTimestamp, else eventTime / series, as kubectl's printEvent picks it. */
+function eventLastSeen(e: any, now: number): string {
+  const t = e.series?.lastObservedTime ?? e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp;
+  return t ? humanAge(t, now) : '<unknown>';
+}
+
+/** Ingress CLASS: spec.ingressClassName, else the legacy annotation, else <none>. */
+function ingressClassOf(i: KObject): string {
+  return i.spec?.ingressClassName ?? i.metadata.annotations?.['kubernetes.io/ingress.class'] ?? '<none>';
+}
+
+/** formatHosts: the first three rule hosts, "*" when no rule names one. */
+function ingressHosts(rules: any[] | undefined): string {
+  const list: string[] = [];
+  const max = 3;
+  let more = false;
+  for (const r of rules ?? []) {
+    if (list.length === max) more = true;
+    if (!more && r?.host) list.push(r.host);
+  }
+  if (!list.length) return '*';
+  return more ? `${list.join(',')} + ${(rules ?? []).length - max} more...` : list.join(',');
+}
+
+function ingressAddress(i: KObject): string {
+  return ((i.status?.loadBalancer?.ingress ?? []) as any[]).map((x) => x.ip || x.hostname).filter(Boolean).join(',');
+}
+
 export interface Columns {
   headers: string[];
   wide: string[];
@@ -261,6 +289,54 @@ export const PRINTERS: Record<string, Columns> = {
     headers: ['NAME', 'ADDRESSTYPE', 'PORTS', 'ENDPOINTS', 'AGE'],
     wide: [],
     row: (e, now) => [e.metadata.name, String((e as any).addressType ?? ''), slicePortsText(e), sliceEndpointsText(e), humanAge(e.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  networkpolicies: {
+    headers: ['NAME', 'POD-SELECTOR', 'AGE'],
+    wide: [],
+    row: (n, now) => [n.metadata.name, selectorText(n.spec?.podSelector) || '<none>', humanAge(n.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  secrets: {
+    headers: ['NAME', 'TYPE', 'DATA', 'AGE'],
+    wide: [],
+    row: (o, now) => [o.metadata.name, String((o as any).type ?? ''), String(Object.keys((o as any).data ?? {}).length), humanAge(o.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  configmaps: {
+    headers: ['NAME', 'DATA', 'AGE'],
+    wide: [],
+    row: (o, now) => [o.metadata.name, String(Object.keys((o as any).data ?? {}).length + Object.keys((o as any).binaryData ?? {}).length), humanAge(o.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  events: {
+    headers: ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE'],
+    wide: ['SUBOBJECT', 'SOURCE', 'FIRST SEEN', 'COUNT', 'NAME'],
+    row: (e, now) => {
+      const x = e as any;
+      const io = x.involvedObject ?? {};
+      return [eventLastSeen(x, now), x.type ?? '', x.reason ?? '', `${String(io.kind ?? '').toLowerCase()}/${io.name ?? ''}`, String(x.message ?? '').trim()];
+    },
+    wideRow: (e, now) => {
+      const x = e as any;
+      const src = x.source?.component ? `${x.source.component}${x.source.host ? ', ' + x.source.host : ''}` : (x.reportingComponent ?? '');
+      return [x.involvedObject?.fieldPath ?? '', src, x.firstTimestamp ? humanAge(x.firstTimestamp, now) : '<unknown>', String(x.count ?? 1), e.metadata.name];
+    },
+  },
+  ingresses: {
+    headers: ['NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'AGE'],
+    wide: [],
+    row: (i, now) => [i.metadata.name, ingressClassOf(i), ingressHosts(i.spec?.rules), ingressAddress(i), (i.spec?.tls ?? []).length ? '80, 443' : '80', humanAge(i.metadata.creationTimestamp, now)],
+    wideRow: () => [],
+  },
+  ingressclasses: {
+    headers: ['NAME', 'CONTROLLER', 'PARAMETERS', 'AGE'],
+    wide: [],
+    row: (c, now) => {
+      const p = c.spec?.parameters;
+      const params = p ? `${p.kind}${p.apiGroup ? '.' + p.apiGroup : ''}/${p.name}` : '<none>';
+      return [c.metadata.name, c.spec?.controller ?? '', params, humanAge(c.metadata.creationTimestamp, now)];
+    },
     wideRow: () => [],
   },
   namespaces: {

@@ -72,6 +72,13 @@ export class DnsLog {
     if (this.ring.length > RING) this.ring.splice(0, this.ring.length - RING);
   }
 
+  /** Kept entries that match, oldest first; the last `tail` when tail >= 0. */
+  entries(match: (q: LoggedQuery) => boolean, tail = -1): LoggedQuery[] {
+    // Two DNS pods report in their own batches: put their entries back in time order.
+    const past = this.ring.filter(match).sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    return tail >= 0 ? past.slice(Math.max(0, past.length - tail)) : past;
+  }
+
   route() {
     return async (req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> => {
       if (url.pathname !== '/kemu/v1/dns/log') return false;
@@ -97,19 +104,11 @@ export class DnsLog {
         return true;
       }
       if (req.method !== 'GET') return false;
-      const ns = url.searchParams.get('namespace');
-      const pods = url.searchParams.getAll('pod');
-      const match = (q: LoggedQuery) => {
-        if (ns && !q.clientPod.startsWith(`${ns}/`)) return false;
-        if (pods.length && !pods.includes(q.clientPod)) return false;
-        return true;
-      };
+      const match = matcher(url.searchParams.get('namespace'), url.searchParams.getAll('pod'));
       const follow = url.searchParams.get('follow') === 'true' || url.searchParams.get('follow') === '1';
       res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-cache', 'X-Kemu-Dropped': String(this.dropped) });
-      const tail = Number(url.searchParams.get('tail') ?? -1);
-      let past = this.ring.filter(match);
-      if (tail >= 0) past = past.slice(Math.max(0, past.length - tail));
-      for (const q of past) res.write(JSON.stringify(q) + '\n');
+      const tail = url.searchParams.has('tail') ? Number(url.searchParams.get('tail')) : -1;
+      for (const q of this.entries(match, tail)) res.write(JSON.stringify(q) + '\n');
       if (!follow) {
         res.end();
         return true;
@@ -124,4 +123,9 @@ export class DnsLog {
       return true;
     };
   }
+}
+
+/** Client filter: `namespace` of the client pod and/or exact `ns/name`s. */
+export function matcher(ns: string | null, pods: string[]): (q: LoggedQuery) => boolean {
+  return (q) => (!ns || q.clientPod.startsWith(`${ns}/`)) && (!pods.length || pods.includes(q.clientPod));
 }

@@ -23,6 +23,9 @@ import { Store } from '../store/store.js';
 import { captureRoute } from './capture-route.js';
 import { conntrackRoute } from './conntrack-route.js';
 import { ProxySync } from '../dataplane/proxy/sync.js';
+import { PolicySync } from '../dataplane/policy/sync.js';
+import { flowsRoute } from './flows-route.js';
+import { FlowLog } from '../dataplane/policy/flow-log.js';
 import { logStreamer } from './logs.js';
 import { json } from '../api/server.js';
 import { processAlive } from './pidfile.js';
@@ -74,6 +77,8 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     console.log(`shutting down: ${why}`);
     for (const c of controllers) c.stop();
     proxySync.stop();
+    policySync.stop();
+    dp.flows.close();
     gc.stop();
     api.server.close();
     await kubelet.shutdown();
@@ -95,10 +100,14 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   kubelet.start();
   const proxySync = new ProxySync(store, dp, () => nodes.list().map((n) => ({ name: n.name, ip: n.ip })), cfg.serviceSubnet);
   proxySync.start();
+  dp.flows = new FlowLog(16384, `${paths.stateDir}/flows.jsonl`);
+  const policySync = new PolicySync(store, dp, () => nodes.list().map((n) => ({ name: n.name, ip: n.ip })));
+  policySync.start();
 
   api.logs = logStreamer(store, kubelet);
   api.route(captureRoute(dp));
   api.route(conntrackRoute(dp));
+  api.route(flowsRoute(dp));
   api.route(new DnsLog(store).route());
   api.route((req, res, url) => {
     if (url.pathname === '/kemu/v1/status' && req.method === 'GET') {
@@ -110,6 +119,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
         pods: kubelet.podCount,
         dataplane: { ...dp.stats, captureSessions: dp.capture.sessionCount },
         proxy: { ...dp.proxy.stats, conntrackEntries: dp.proxy.ct.count, conntrackMax: dp.proxy.ct.capacity, conntrackFull: dp.proxy.ct.full, services: dp.proxy.table.services, servicePorts: dp.proxy.table.ports.length, syncs: proxySync.syncs, lastSyncMs: Math.round(proxySync.lastSyncMs * 10) / 10 },
+        policy: { ...dp.policyStats, policies: dp.policyTable.policies.length, isolatedPods: dp.policyTable.isolatedPods, syncs: policySync.syncs, lastSyncMs: Math.round(policySync.lastSyncMs * 10) / 10, suppressedDropRecords: dp.flows.suppressedDrops },
         memory: process.memoryUsage(),
         config: cfg,
       });

@@ -9,6 +9,9 @@ import { VNET_HDR_LEN, writeEmptyVnetHdr } from './wire/vnet.js';
 import { CaptureHub } from './capture/hub.js';
 import { NAT_DROP, NAT_FLOW, NAT_NONE, NAT_REJECT, ServiceProxy } from './proxy/proxy.js';
 import type { ServiceTable } from './proxy/table.js';
+import { compilePolicies } from './policy/compile.js';
+import { FlowLog } from './policy/flow-log.js';
+import type { PolicyTable } from './policy/table.js';
 
 export const MAX_SLOTS = 65536;
 const MAX_BATCH = 64;
@@ -54,6 +57,12 @@ export class DataPlane {
   readonly stats = new DataPlaneStats();
   readonly capture: CaptureHub;
   readonly proxy = new ServiceProxy(MAX_SLOTS);
+  /** NetworkPolicy, compiled; swapped whole by PolicySync. */
+  policyTable: PolicyTable = compilePolicies({ policies: [], pods: [], namespaces: [], nodes: [] });
+  flows = new FlowLog();
+  readonly policyStats = { dropPolicy: 0, dropNotProgrammed: 0, newFlows: 0 };
+  /** Capture comment of the last policy drop. */
+  policyReason = '';
   private readonly addon: NativeAddon;
   private readonly arena = Buffer.allocUnsafeSlow(SLOT_BYTES * MAX_BATCH);
   private readonly offs = new Int32Array(MAX_BATCH);
@@ -88,6 +97,59 @@ export class DataPlane {
     // Expired conntrack entries go once a second, off the packet path.
     this.sweeper = setInterval(() => this.proxy.ct.sweep(nowSeconds()), 1000);
     this.sweeper.unref();
+  }
+
+  /** Swap in a compiled policy table (whole, between two batches). */
+  setPolicies(t: PolicyTable): void {
+    this.policyTable = t;
+  }
+
+  /**
+   * NetworkPolicy for a new connection from slot (src, before SNAT) to dst (after DNAT).
+   * Records the flow (every new connection; drops rate-limited) and returns whether it may
+   * pass. `natFlow` >= 0 names the Service flow for the record's destination_service.
+   */
+  private admit(slot: number, srcZone: number, src: number, dst: number, proto: number, sport: number, dport: number, tcpFlags: number, icmpType: number, natFlow: number, now: number): boolean {
+    const pt = this.policyTable;
+    let id = 0;
+    let allowed = true;
+    if (pt.policies.length !== 0) {
+      const dslot = this.routes.get(dst);
+      if ((srcZone === ZONE_POD && pt.byIp.get(src) === undefined) || (dslot !== undefined && this.slotZone[dslot] === ZONE_POD && pt.byIp.get(dst) === undefined)) {
+        // A pod the policy table does not know yet: hold its traffic until it is programmed.
+        this.policyStats.dropNotProgrammed++;
+        this.policyReason = 'dropped: NetworkPolicy not yet programmed for this pod';
+        return false;
+      }
+      id = pt.evaluate(src, dst, proto, dport);
+      allowed = !pt.isDenied(id);
+    }
+    if (allowed) this.policyStats.newFlows++;
+    else {
+      this.policyStats.dropPolicy++;
+      const info = pt.verdictInfo(id);
+      const by = info.deniedDirection === 'egress' ? info.egress_denied_by : info.ingress_denied_by;
+      this.policyReason = `dropped by NetworkPolicy (${info.deniedDirection}): ${by.map((r) => `${r.namespace}/${r.name}`).join(', ')}`;
+      if (!this.flows.admitDrop(now)) return false;
+    }
+    const ct = this.proxy.ct;
+    this.flows.add({
+      time: Date.now(),
+      proto,
+      src,
+      sport,
+      dst,
+      dport,
+      tcpFlags,
+      icmpType,
+      verdictId: id,
+      table: pt,
+      service: natFlow >= 0 ? ct.service[natFlow]!.replace(/:.*$/, '') : '',
+      vip: natFlow >= 0 ? ct.oDst[natFlow]! : 0,
+      vport: natFlow >= 0 ? ct.oPorts[natFlow]! & 0xffff : 0,
+      node: this.slotInfo[slot]?.node ?? '',
+    });
+    return allowed;
   }
 
   /** Swap in a compiled Service table (whole, between two batches). */
@@ -188,19 +250,33 @@ export class DataPlane {
       let dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
       // Services: a tracked flow or a new connection to a frontend is translated here; the
       // capture records the packet as sent (before) and as delivered (after, with a comment).
+      // NetworkPolicy is judged once per new connection, on the endpoint after DNAT; the
+      // verdict lives on in conntrack, so replies and later packets pass without a lookup.
       let natted = false;
+      let newPlain = false;
       const proto = a[ip + 9]!;
       const l4 = ip + ((a[ip] & 15) << 2);
+      let ports = 0;
+      let tcpFlags = 0;
+      const px = this.proxy;
       if ((proto === 6 || proto === 17 || proto === 132) && (a[ip + 6]! & 0x1f) === 0 && a[ip + 7] === 0 && plen >= l4 - ip + (proto === 6 ? 14 : 4)) {
-        const ports = (a[l4]! << 24) | (a[l4 + 1]! << 16) | (a[l4 + 2]! << 8) | a[l4 + 3]!;
-        const tcpFlags = proto === 6 ? a[l4 + 13]! : 0;
-        const px = this.proxy;
+        ports = (a[l4]! << 24) | (a[l4 + 1]! << 16) | (a[l4 + 2]! << 8) | a[l4 + 3]!;
+        tcpFlags = proto === 6 ? a[l4 + 13]! : 0;
         const verdict = px.table.byIp.size === 0 && px.ct.count === 0 ? NAT_NONE : px.classify(src, dst, proto, ports, tcpFlags, slot, srcZone, this.slotGw[slot]!, now);
         if (verdict === NAT_FLOW) {
-          if (cap) this.capture.egress(slot, a, off, len, h, ts, undefined);
+          const f = px.flow;
+          const translated = px.ct.flags[f] !== 0;
+          if (px.created && !this.admit(slot, srcZone, src, px.ct.rSrc[f]!, proto, ports >>> 16, px.ct.rPorts[f]! >>> 16, tcpFlags, 0, f, now)) {
+            px.ct.remove(f);
+            if (cap) this.capture.egress(slot, a, off, len, h, ts, this.policyReason);
+            continue;
+          }
+          if (cap && translated) this.capture.egress(slot, a, off, len, h, ts, undefined);
           px.apply(a, ip, plen, proto, tcpFlags, h !== 0 && (a[off]! & 1) === 1, now);
-          dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
-          natted = true;
+          if (translated) {
+            dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+            natted = true;
+          }
         } else if (verdict === NAT_DROP) {
           if (cap) this.capture.egress(slot, a, off, len, h, ts, px.reason);
           continue;
@@ -208,16 +284,29 @@ export class DataPlane {
           if (cap) this.capture.egress(slot, a, off, len, h, ts, px.reason);
           this.icmpError(slot, ip, plen, 3, 3, px.rejectFrom);
           continue;
-        }
-      } else if (proto === 1 && this.proxy.ct.count !== 0 && this.proxy.translateIcmpError(a, ip, plen)) {
-        // An ICMP error about a NAT flow (RELATED): recorded as it arrives in the capture only.
-        dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
-        natted = true;
-      } else if (proto === 1 && this.proxy.table.clusterIPs.has(dst)) {
-        // Ping of a ClusterIP: iptables-mode kube-proxy has no rule for it; nobody answers (K5).
-        this.proxy.stats.dropUndefinedPort++;
-        if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: nothing answers ICMP for a ClusterIP (kube-proxy iptables mode)');
-        continue;
+        } else newPlain = true;
+      } else if (proto === 1 && plen >= l4 - ip + 8) {
+        const type = a[l4]!;
+        if ((type === 3 || type === 11 || type === 12) && px.ct.count !== 0 && px.translateIcmpError(a, ip, plen)) {
+          // An ICMP error about a NAT flow (RELATED): recorded as it arrives in the capture only.
+          dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
+          natted = true;
+        } else if (px.table.clusterIPs.has(dst)) {
+          // Ping of a ClusterIP: iptables-mode kube-proxy has no rule for it; nobody answers (K5).
+          px.stats.dropUndefinedPort++;
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: nothing answers ICMP for a ClusterIP (kube-proxy iptables mode)');
+          continue;
+        } else if (type === 8 || type === 0) {
+          // Echo: tracked like a connection, keyed by its identifier.
+          const id = (a[l4 + 4]! << 8) | a[l4 + 5]!;
+          ports = id;
+          const ref = px.ct.count === 0 ? -1 : px.ct.lookup(src, dst, id, 1);
+          if (ref >= 0) {
+            px.flow = ref >> 1;
+            px.dir = ref & 1;
+            px.apply(a, ip, plen, 1, 0, false, now);
+          } else newPlain = true;
+        } else if (type !== 3 && type !== 11 && type !== 12) newPlain = true; // judged per packet, untracked
       }
       const dslot = this.routes.get(dst);
       if (dslot === undefined || (srcZone === ZONE_EXTERNAL && this.slotZone[dslot] === ZONE_POD && !natted)) {
@@ -239,6 +328,24 @@ export class DataPlane {
         if (cap) this.capture.egress(slot, a, off, len, h, ts, 'dropped: no route to host');
         this.icmpError(slot, ip, plen, 3, dslot === undefined ? 1 : 0, 0);
         continue;
+      }
+      if (newPlain) {
+        const dport = proto === 1 ? 0 : ports & 0xffff;
+        if (!this.admit(slot, srcZone, src, dst, proto, proto === 1 ? 0 : ports >>> 16, dport, tcpFlags, proto === 1 ? a[l4]! : 0, -1, now)) {
+          if (cap) this.capture.egress(slot, a, off, len, h, ts, this.policyReason);
+          continue;
+        }
+        const t = proto === 1 ? a[l4]! : -1;
+        if (t === -1 || t === 8 || t === 0) {
+          // Track it, so the reply (and the rest of the connection) keeps this verdict.
+          const rports = proto === 1 ? ports : ((ports & 0xffff) << 16) | (ports >>> 16);
+          const f = px.ct.create(proto, src, dst, ports, dst, src, rports, 0, now, '', slot);
+          if (f >= 0) {
+            px.flow = f;
+            px.dir = 0;
+            px.apply(a, ip, plen, proto, tcpFlags, false, now);
+          }
+        }
       }
       if (a[ip + 8]! <= 1) {
         st.dropTtl++;

@@ -153,7 +153,6 @@ function soa(ctx: Ctx): Answer {
 
 function services(ctx: Ctx, name: string, type: string): Item[] {
   const labels = labelsBelow(name, ctx.zone)!;
-  if (type === 'TXT') throw new Error('TXT goes through txt()');
   if (labels.length === 2 && labels[0] === 'ns' && labels[1] === 'dns') {
     // ns.dns.<zone>: the addresses the apex NS points at.
     const want = type === 'AAAA' ? 6 : 4;
@@ -350,7 +349,8 @@ function ns(ctx: Ctx): [Answer[], Answer[]] {
   const extra: Answer[] = [];
   const seen = new Set<string>();
   const cz = `${ctx.view.zone}.`;
-  for (const it of nsAddrs({ ...ctx, zone: cz } as Ctx)) {
+  // The NS names live in the cluster zone, also for the reverse zones' apex.
+  for (const it of nsAddrs(new Ctx(ctx.view, ctx.o, cz))) {
     const fam = net.isIP(it.host);
     extra.push({ name: it.domain, type: fam === 6 ? 'AAAA' : 'A', ttl: ctx.o.ttl, data: it.host } as Answer);
     if (seen.has(it.domain)) continue;

@@ -54,6 +54,8 @@ export class ServiceProxy {
   // Results of classify() for the router.
   flow = -1;
   dir = 0;
+  /** Whether classify() just created this.flow (a new connection). */
+  created = false;
   /** Why the last packet was dropped or rejected (for capture comments). */
   reason = '';
   /** Source of the ICMP error for NAT_REJECT (the frontend address). */
@@ -76,6 +78,7 @@ export class ServiceProxy {
       if (ref >= 0) {
         this.flow = ref >> 1;
         this.dir = ref & 1;
+        this.created = false;
         return NAT_FLOW;
       }
     }
@@ -164,6 +167,7 @@ export class ServiceProxy {
     this.stats.natNew++;
     this.flow = f;
     this.dir = DIR_ORIG;
+    this.created = true;
     return NAT_FLOW;
   }
 
@@ -199,7 +203,9 @@ export class ServiceProxy {
     const ct = this.ct;
     const f = this.flow;
     const fl = ct.flags[f]!;
-    if (this.dir === DIR_ORIG) {
+    if (fl === 0) {
+      // A tracked flow without translation (kept for NetworkPolicy's stateful verdicts).
+    } else if (this.dir === DIR_ORIG) {
       if (fl & F_DNAT) {
         natSetDstIp(a, ip, ct.rSrc[f]!, partial);
         natSetDstPort(a, ip, ct.rPorts[f]! >>> 16, partial);
@@ -232,7 +238,7 @@ export class ServiceProxy {
     const k = 2 * f + this.dir;
     ct.pkts[k]!++;
     ct.bytes[k] += plen;
-    this.stats.natPackets++;
+    if (fl !== 0) this.stats.natPackets++;
   }
 
   /**
@@ -326,7 +332,7 @@ export class ServiceProxy {
     const ct = this.ct;
     if (ct.count !== 0) {
       this.stats.staleFlowsFlushed += ct.removeWhere((f) => {
-        if (ct.proto[f] !== 17) return false;
+        if (ct.proto[f] !== 17 || ct.flags[f] === 0) return false;
         const s = usable.get(ct.service[f]!);
         return !s || !s.has(ct.rSrc[f]! * 65536 + (ct.rPorts[f]! >>> 16));
       });
