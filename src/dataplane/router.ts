@@ -198,6 +198,10 @@ export class DataPlane {
     this.slotFd[slot] = -1;
     this.slotInfo[slot] = undefined;
     this.proxy.slotNode[slot] = -1;
+    // Its flows go with it: the slot (and later the IP) may belong to another pod next.
+    const ct = this.proxy.ct;
+    const ip = ep.ip | 0;
+    if (ct.count !== 0) ct.removeWhere((f) => ct.clientSlot[f] === slot || ct.oSrc[f] === ip || ct.rSrc[f] === ip);
     this.freeSlots.push(slot);
   }
 
@@ -271,7 +275,7 @@ export class DataPlane {
             if (cap) this.capture.egress(slot, a, off, len, h, ts, this.policyReason);
             continue;
           }
-          if (cap && translated) this.capture.egress(slot, a, off, len, h, ts, undefined);
+          if (cap && translated) this.capture.egress(slot, a, off, len, h, ts, px.comment());
           px.apply(a, ip, plen, proto, tcpFlags, h !== 0 && (a[off]! & 1) === 1, now);
           if (translated) {
             dst = (a[ip + 16]! << 24) | (a[ip + 17]! << 16) | (a[ip + 18]! << 8) | a[ip + 19]!;
