@@ -144,9 +144,9 @@ export class DataPlane {
       icmpType,
       verdictId: id,
       table: pt,
-      service: natFlow >= 0 ? ct.service[natFlow]!.replace(/:.*$/, '') : '',
-      vip: natFlow >= 0 ? ct.oDst[natFlow]! : 0,
-      vport: natFlow >= 0 ? ct.oPorts[natFlow]! & 0xffff : 0,
+      service: natFlow >= 0 ? ct.service(natFlow).replace(/:.*$/, '') : '',
+      vip: natFlow >= 0 ? ct.oDst(natFlow) : 0,
+      vport: natFlow >= 0 ? ct.oPorts(natFlow) & 0xffff : 0,
       node: this.slotInfo[slot]?.node ?? '',
     });
     return allowed;
@@ -201,7 +201,7 @@ export class DataPlane {
     // Its flows go with it: the slot (and later the IP) may belong to another pod next.
     const ct = this.proxy.ct;
     const ip = ep.ip | 0;
-    if (ct.count !== 0) ct.removeWhere((f) => ct.clientSlot[f] === slot || ct.oSrc[f] === ip || ct.rSrc[f] === ip);
+    if (ct.count !== 0) ct.removeWhere((f) => ct.clientSlot(f) === slot || ct.oSrc(f) === ip || ct.rSrc(f) === ip);
     this.freeSlots.push(slot);
   }
 
@@ -269,8 +269,8 @@ export class DataPlane {
         const verdict = px.table.byIp.size === 0 && px.ct.count === 0 ? NAT_NONE : px.classify(src, dst, proto, ports, tcpFlags, slot, srcZone, this.slotGw[slot]!, now);
         if (verdict === NAT_FLOW) {
           const f = px.flow;
-          const translated = px.ct.flags[f] !== 0;
-          if (px.created && !this.admit(slot, srcZone, src, px.ct.rSrc[f]!, proto, ports >>> 16, px.ct.rPorts[f]! >>> 16, tcpFlags, 0, f, now)) {
+          const translated = px.ct.flags(f) !== 0;
+          if (px.created && !this.admit(slot, srcZone, src, px.ct.rSrc(f), proto, ports >>> 16, px.ct.rPorts(f) >>> 16, tcpFlags, 0, f, now)) {
             px.ct.remove(f);
             if (cap) this.capture.egress(slot, a, off, len, h, ts, this.policyReason);
             continue;

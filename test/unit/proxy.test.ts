@@ -394,3 +394,40 @@ endpoints:
   const pkt = out[0]!;
   t.like(pkt, { fd: 101, src: '10.96.0.44', dst: '10.244.1.2', proto: 1, icmpType: 3, icmpCode: 3, ipOk: true, l4Ok: true, inner: '10.244.1.2:33333 -> 10.96.0.44:53' });
 });
+
+test('two Services to the same endpoint port from one client port: the second gets another source port (NAT clash resolution)', (t) => {
+  const two = `
+apiVersion: v1
+kind: Service
+metadata: {name: u1, namespace: default}
+spec: {clusterIP: 10.96.0.41, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: u2, namespace: default}
+spec: {clusterIP: 10.96.0.42, ports: [{port: 53, targetPort: 5353, protocol: UDP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: u1-x, namespace: default, labels: {kubernetes.io/service-name: u1}}
+addressType: IPv4
+ports: [{port: 5353, protocol: UDP}]
+endpoints: [{addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: u2-x, namespace: default, labels: {kubernetes.io/service-name: u2}}
+addressType: IPv4
+ports: [{port: 5353, protocol: UDP}]
+endpoints: [{addresses: [10.244.2.2], conditions: {ready: true}, nodeName: n2}]
+`;
+  const { send } = setup(two);
+  const a = send(0, udp('10.244.1.2', 5000, '10.96.0.41', 53))[0]!;
+  const b = send(0, udp('10.244.1.2', 5000, '10.96.0.42', 53))[0]!;
+  t.like(a, { src: '10.244.1.2', sport: 5000, dst: '10.244.2.2', dport: 5353, l4Ok: true });
+  t.like(b, { src: '10.244.1.2', dst: '10.244.2.2', dport: 5353, l4Ok: true });
+  t.not(b.sport, 5000);
+  // Each reply finds its own flow and comes back from the right Service address and port.
+  t.like(send(1, udp('10.244.2.2', 5353, '10.244.1.2', 5000))[0], { fd: 101, src: '10.96.0.41', sport: 53, dport: 5000 });
+  t.like(send(1, udp('10.244.2.2', 5353, '10.244.1.2', b.sport))[0], { fd: 101, src: '10.96.0.42', sport: 53, dport: 5000 });
+});

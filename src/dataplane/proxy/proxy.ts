@@ -158,6 +158,13 @@ export class ServiceProxy {
       }
     } else {
       f = this.ct.create(proto, src, dst, ports, ep.ip, src, rPortsBase | sport, F_DNAT, now, sp.key, slot);
+      // The reply tuple is taken (the same client port already talks to this endpoint port
+      // through another Service): like netfilter's NAT clash resolution, keep the address and
+      // pick another source port.
+      for (let tries = 0; f < 0 && this.ct.lastFailure === 2 && tries < 16; tries++) {
+        const p = 32768 + ((Math.random() * 28232) | 0);
+        f = this.ct.create(proto, src, dst, ports, ep.ip, src, rPortsBase | p, F_DNAT | F_SNAT, now, sp.key, slot);
+      }
     }
     if (f < 0) {
       this.stats.dropConntrackFull++;
@@ -202,42 +209,39 @@ export class ServiceProxy {
   apply(a: Uint8Array, ip: number, plen: number, proto: number, flags: number, partial: boolean, now: number): void {
     const ct = this.ct;
     const f = this.flow;
-    const fl = ct.flags[f]!;
+    const fl = ct.flags(f);
     if (fl === 0) {
       // A tracked flow without translation (kept for NetworkPolicy's stateful verdicts).
     } else if (this.dir === DIR_ORIG) {
       if (fl & F_DNAT) {
-        natSetDstIp(a, ip, ct.rSrc[f]!, partial);
-        natSetDstPort(a, ip, ct.rPorts[f]! >>> 16, partial);
+        natSetDstIp(a, ip, ct.rSrc(f), partial);
+        natSetDstPort(a, ip, ct.rPorts(f) >>> 16, partial);
       }
       if (fl & F_SNAT) {
-        natSetSrcIp(a, ip, ct.rDst[f]!, partial);
-        const p = ct.rPorts[f]! & 0xffff;
-        if (p !== ct.oPorts[f]! >>> 16) natSetSrcPort(a, ip, p, partial);
+        natSetSrcIp(a, ip, ct.rDst(f), partial);
+        const p = ct.rPorts(f) & 0xffff;
+        if (p !== ct.oPorts(f) >>> 16) natSetSrcPort(a, ip, p, partial);
       }
     } else {
-      natSetSrcIp(a, ip, ct.oDst[f]!, partial);
-      natSetSrcPort(a, ip, ct.oPorts[f]! & 0xffff, partial);
+      natSetSrcIp(a, ip, ct.oDst(f), partial);
+      natSetSrcPort(a, ip, ct.oPorts(f) & 0xffff, partial);
       if (fl & F_SNAT) {
-        natSetDstIp(a, ip, ct.oSrc[f]!, partial);
-        const p = ct.oPorts[f]! >>> 16;
-        if (p !== (ct.rPorts[f]! & 0xffff)) natSetDstPort(a, ip, p, partial);
+        natSetDstIp(a, ip, ct.oSrc(f), partial);
+        const p = ct.oPorts(f) >>> 16;
+        if (p !== (ct.rPorts(f) & 0xffff)) natSetDstPort(a, ip, p, partial);
       }
     }
-    let st = ct.state[f]!;
+    let st = ct.state(f);
     if (proto === 6) {
-      const r = tcpNext(st, ct.fin[f]!, flags, this.dir !== DIR_ORIG);
+      const r = tcpNext(st, ct.fin(f), flags, this.dir !== DIR_ORIG);
       st = r & 0xff;
-      ct.state[f] = st;
-      ct.fin[f] = r >> 8;
+      ct.setState(f, st, r >> 8);
     } else if (proto === 17 && this.dir !== DIR_ORIG && st === UDP_UNREPLIED) {
       st = UDP_REPLIED;
-      ct.state[f] = st;
+      ct.setState(f, st, 0);
     }
-    ct.expires[f] = now + TIMEOUTS[st]!;
-    const k = 2 * f + this.dir;
-    ct.pkts[k]!++;
-    ct.bytes[k] += plen;
+    ct.setExpires(f, now + TIMEOUTS[st]!);
+    ct.account(f, this.dir, plen);
     if (fl !== 0) this.stats.natPackets++;
   }
 
@@ -270,9 +274,9 @@ export class ServiceProxy {
     const ref = ct.lookup(idst, isrc, (idport << 16) | isport, proto);
     if (ref < 0 || (ref & 1) !== 1) return false;
     const f = ref >> 1;
-    const oSrc = ct.oSrc[f]!;
-    const oDst = ct.oDst[f]!;
-    const oPorts = ct.oPorts[f]!;
+    const oSrc = ct.oSrc(f);
+    const oDst = ct.oDst(f);
+    const oPorts = ct.oPorts(f);
     // Inner: as the client sent it.
     writeIp(a, inner + 12, oSrc);
     writeIp(a, inner + 16, oDst);
@@ -287,7 +291,7 @@ export class ServiceProxy {
     a[inner + 11] = ic & 255;
     // Outer: from the frontend (when the error comes from the endpoint itself) to the client.
     const osrc = (a[ip + 12]! << 24) | (a[ip + 13]! << 16) | (a[ip + 14]! << 8) | a[ip + 15]!;
-    if (osrc === ct.rSrc[f]) natSetSrcIp(a, ip, oDst, false);
+    if (osrc === ct.rSrc(f)) natSetSrcIp(a, ip, oDst, false);
     natSetDstIp(a, ip, oSrc, false);
     a[icmp + 2] = 0;
     a[icmp + 3] = 0;
@@ -303,12 +307,12 @@ export class ServiceProxy {
   comment(): string {
     const ct = this.ct;
     const f = this.flow;
-    const fe = `${ipStr(ct.oDst[f]!)}:${ct.oPorts[f]! & 0xffff}`;
-    const ep = `${ipStr(ct.rSrc[f]!)}:${ct.rPorts[f]! >>> 16}`;
-    const snat = ct.flags[f]! & F_SNAT ? `, SNAT ${ipStr(ct.oSrc[f]!)}:${ct.oPorts[f]! >>> 16} -> ${ipStr(ct.rDst[f]!)}:${ct.rPorts[f]! & 0xffff}` : '';
+    const fe = `${ipStr(ct.oDst(f))}:${ct.oPorts(f) & 0xffff}`;
+    const ep = `${ipStr(ct.rSrc(f))}:${ct.rPorts(f) >>> 16}`;
+    const snat = ct.flags(f) & F_SNAT ? `, SNAT ${ipStr(ct.oSrc(f))}:${ct.oPorts(f) >>> 16} -> ${ipStr(ct.rDst(f))}:${ct.rPorts(f) & 0xffff}` : '';
     return this.dir === DIR_ORIG
-      ? `service ${ct.service[f]}: DNAT ${fe} -> endpoint ${ep}${snat}`
-      : `service ${ct.service[f]}: reply from endpoint ${ep} rewritten to ${fe}${snat ? ' (un-SNAT)' : ''}`;
+      ? `service ${ct.service(f)}: DNAT ${fe} -> endpoint ${ep}${snat}`
+      : `service ${ct.service(f)}: reply from endpoint ${ep} rewritten to ${fe}${snat ? ' (un-SNAT)' : ''}`;
   }
 
   /**
@@ -332,9 +336,9 @@ export class ServiceProxy {
     const ct = this.ct;
     if (ct.count !== 0) {
       this.stats.staleFlowsFlushed += ct.removeWhere((f) => {
-        if (ct.proto[f] !== 17 || ct.flags[f] === 0) return false;
-        const s = usable.get(ct.service[f]!);
-        return !s || !s.has(ct.rSrc[f]! * 65536 + (ct.rPorts[f]! >>> 16));
+        if (ct.proto(f) !== 17 || ct.flags(f) === 0) return false;
+        const s = usable.get(ct.service(f));
+        return !s || !s.has(ct.rSrc(f) * 65536 + (ct.rPorts(f) >>> 16));
       });
     }
     for (const key of [...this.affinity.keys()]) if (!usable.has(key)) this.affinity.delete(key);
@@ -344,7 +348,7 @@ export class ServiceProxy {
   list(now: number, filter: (slot: number) => boolean): object[] {
     const out: object[] = [];
     for (const f of this.ct.flows()) {
-      if (!filter(this.ct.clientSlot[f]!)) continue;
+      if (!filter(this.ct.clientSlot(f))) continue;
       const v = this.ct.view(f, now);
       out.push({
         protocol: v.proto === 6 ? 'tcp' : v.proto === 17 ? 'udp' : v.proto === 132 ? 'sctp' : String(v.proto),
