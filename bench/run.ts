@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../src/cli/client.js';
 import { dnsBench } from './dns.js';
+import { policyBench } from './policy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..', '..');
@@ -362,6 +363,8 @@ spec:
     }
     // Cluster DNS: its own namespaces and cluster (bench/dns.ts).
     await dnsBench(add, tmp, SECONDS);
+    // NetworkPolicy: its own cluster (bench/policy.ts).
+    await policyBench(add, tmp, SECONDS);
   } finally {
     kernelTeardown();
     spawnSync(KEMU, ['down', '--name', CLUSTER], { stdio: 'ignore' });

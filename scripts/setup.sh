@@ -13,9 +13,10 @@ fi
 # Debian packages: ip/nsenter for sandboxes; curl, dig, nc, wget, ping for use inside pods;
 # tshark to read captures; iperf3, sockperf and nftables (the kernel's DNAT baseline) for the
 # benchmark; g++/make/python3 for node-gyp.
+# openssl: makes the self-signed certificate of each cluster's HTTPS API (kubectl's kubeconfig).
 # dnsmasq-base: an upstream DNS server in the DNS tests and the C baseline of the DNS benchmark
 # (with dnsperf, its load generator).
-pkgs=(iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 sockperf nftables dnsmasq-base dnsperf g++ make python3)
+pkgs=(openssl iproute2 util-linux procps curl dnsutils netcat-openbsd wget iputils-ping tshark iperf3 sockperf nftables dnsmasq-base dnsperf g++ make python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

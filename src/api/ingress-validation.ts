@@ -1,5 +1,6 @@
 // networking.k8s.io/v1 Ingress and IngressClass: defaults and the validation of the apiserver
 // (hosts, paths and pathTypes, service backends, controller names), with its field paths.
+import { isIP } from 'node:net';
 import { type Cause, dns1035Errors, invalid, PORT_RANGE, portNameErrors, required, subdomainErrors, unsupported, validateMeta, forbidden } from './field-errors.js';
 
 type Obj = Record<string, any>;
@@ -40,10 +41,15 @@ function validateBackend(b: Obj | undefined, f: string, out: Cause[]): void {
   else if (!b.resource.name) out.push(required(`${f}.resource.name`));
 }
 
-function hostErrors(host: string): string[] {
-  // A leading "*." wildcard is allowed; the rest is a DNS subdomain.
-  const h = host.startsWith('*.') ? host.slice(2) : host;
-  return subdomainErrors(h);
+const WILDCARD_MSG =
+  "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+function hostErrors(host: string, rejectIP = false): string[] {
+  // Rule hosts are names: the apiserver refuses an IP (a port fails the subdomain check).
+  if (rejectIP && isIP(host)) return ['must be a DNS name, not an IP address'];
+  // A "*" only as a whole leading label ("*.foo.com"); a bare "*" is refused.
+  if (host.includes('*')) return host.startsWith('*.') && subdomainErrors(host.slice(2)).length === 0 && !host.slice(2).includes('*') ? [] : [WILDCARD_MSG];
+  return subdomainErrors(host);
 }
 
 export function validateIngress(obj: Obj): Cause[] {
@@ -56,7 +62,7 @@ export function validateIngress(obj: Obj): Cause[] {
   if (spec.ingressClassName !== undefined) for (const m of subdomainErrors(spec.ingressClassName)) out.push(invalid('spec.ingressClassName', spec.ingressClassName, m));
   rules.forEach((r, i) => {
     const rf = `spec.rules[${i}]`;
-    if (r?.host) for (const m of hostErrors(r.host)) out.push(invalid(`${rf}.host`, r.host, m));
+    if (r?.host) for (const m of hostErrors(r.host, true)) out.push(invalid(`${rf}.host`, r.host, m));
     const paths: Obj[] = r?.http?.paths ?? [];
     if (r?.http && paths.length === 0) out.push(required(`${rf}.http.paths`));
     paths.forEach((p, j) => {

@@ -92,6 +92,11 @@ const FIELDS: Record<string, (o: KObject) => string | undefined> = {
   'involvedObject.kind': (o) => (o as any).involvedObject?.kind,
   'involvedObject.namespace': (o) => (o as any).involvedObject?.namespace,
   'involvedObject.uid': (o) => (o as any).involvedObject?.uid,
+  'involvedObject.apiVersion': (o) => (o as any).involvedObject?.apiVersion,
+  'involvedObject.resourceVersion': (o) => (o as any).involvedObject?.resourceVersion,
+  'involvedObject.fieldPath': (o) => (o as any).involvedObject?.fieldPath ?? '',
+  reason: (o) => (o as any).reason,
+  'source': (o) => (o as any).source?.component,
   type: (o) => (o as any).type,
 };
 
@@ -103,4 +108,18 @@ export function fieldMatcher(s: string | null | undefined): Matcher | undefined 
     if (!FIELDS[r.key]) throw badRequest(`field label not supported: ${r.key}`);
   }
   return (o) => test(reqs, (k) => FIELDS[k]!(o));
+}
+
+/** A LabelSelector object as the string form ("app=web,tier in (a,b)"), as Scale.status.selector carries it. */
+export function selectorString(sel: any): string {
+  if (!sel || typeof sel !== 'object') return '';
+  const parts = Object.entries((sel.matchLabels ?? {}) as Record<string, string>)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  for (const e of sel.matchExpressions ?? []) {
+    if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+    else parts.push(`${e.key} ${String(e.operator).toLowerCase()} (${[...(e.values ?? [])].sort().join(',')})`);
+  }
+  return parts.join(',');
 }

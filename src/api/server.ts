@@ -1,15 +1,36 @@
-// The daemon's HTTP API, shaped like the Kubernetes REST API: /api/v1/namespaces/NS/pods/NAME,
-// /apis/apps/v1/..., Status errors, ?watch=1 streams of JSON events, pods/log. kemu-only
-// endpoints live under /kemu/v1 (status, capture).
+// The daemon's HTTP API, shaped like the Kubernetes REST API so kubectl is a first-class
+// client: /version, discovery and the openapi stub (discovery.ts), /api/v1/namespaces/NS/pods/
+// NAME and /apis/GROUP/VERSION/…, Tables for `get` (tables.ts), PATCH in the four media types
+// (patch-request.ts), the scale subresource, dryRun=All, label and field selectors, watch
+// streams that stay open, Status errors. kemu-only endpoints live under /kemu/v1 (status,
+// capture). The same handler serves the root-only unix socket and the HTTPS listener (which
+// checks the bearer token first: daemon/https-listener.ts).
 import http from 'node:http';
-import { alreadyExists, ApiError, badRequest } from '../store/errors.js';
+import { alreadyExists, ApiError, badRequest, conflict } from '../store/errors.js';
 import type { KObject, Store, WatchEvent } from '../store/store.js';
 import { fieldMatcher, labelMatcher, type Matcher } from './selectors.js';
-import { allResources, resourceByPath, type ResourceInfo } from './resources.js';
+import { resourceByPath, type ResourceInfo } from './resources.js';
 import { admit } from './admission.js';
 import { deleteObject } from '../controllers/garbage.js';
 import { DEFAULTS } from '../config.js';
 import { type Allocation, ServiceAllocator, type ServiceNetConfig } from './service-alloc.js';
+import {
+  AGGREGATED_CONTENT_TYPE,
+  aggregatedDiscovery,
+  legacyCore,
+  legacyGroups,
+  openapiV3,
+  resourceList,
+  version,
+  wantsAggregated,
+} from './discovery.js';
+import { includeObjectParam, tableRow, tableColumns, toTable, wantsTable } from './tables.js';
+import { isDryRun, isTrue, json, mediaType, readJson, text, warn } from './http-util.js';
+import { applyPatch } from './patch-request.js';
+import { applyScale, scaleOf } from './scale.js';
+
+export { json } from './http-util.js';
+export { mergePatch } from './patch/json-patch.js';
 
 export type ExtraRoute = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>;
 
@@ -20,7 +41,15 @@ interface Target {
   sub?: string;
 }
 
+const NOT_FOUND = 'the server could not find the requested resource';
+const SCALABLE = new Set(['deployments', 'statefulsets', 'replicasets']);
+
+function methodNotAllowed(): ApiError {
+  return new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+}
+
 export class ApiServer {
+  /** The listener on the daemon's root-only unix socket. */
   readonly server: http.Server;
   private readonly extra: ExtraRoute[] = [];
   /** ClusterIP and NodePort allocations, rebuilt from the stored Services. */
@@ -32,11 +61,14 @@ export class ApiServer {
   ) {
     this.services = new ServiceAllocator(net);
     this.services.attach(store);
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err) => this.fail(res, err));
-    });
+    this.server = http.createServer(this.handler);
     this.server.keepAliveTimeout = 60_000;
   }
+
+  /** The request handler, for any listener that has decided the caller may use the API. */
+  readonly handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    this.handle(req, res).catch((err) => this.fail(res, err));
+  };
 
   route(r: ExtraRoute): void {
     this.extra.push(r);
@@ -46,92 +78,169 @@ export class ApiServer {
     const url = new URL(req.url ?? '/', 'http://kemu');
     for (const r of this.extra) if (await r(req, res, url)) return;
     const p = url.pathname.replace(/\/+$/, '');
+    const accept = req.headers.accept;
     if (p === '/version') return json(res, 200, version());
     if (p === '/healthz' || p === '/readyz' || p === '/livez') return text(res, 200, 'ok');
-    if (p === '/api') return json(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: 'localhost' }] });
-    if (p === '/apis') return json(res, 200, groupList());
+    if (p === '/api' || p === '/apis') {
+      const core = p === '/api';
+      if (wantsAggregated(accept)) return json(res, 200, aggregatedDiscovery(core), AGGREGATED_CONTENT_TYPE);
+      return json(res, 200, core ? legacyCore(String(req.headers.host ?? 'localhost')) : legacyGroups());
+    }
+    if (p === '/openapi/v3' || p.startsWith('/openapi/v3/')) {
+      const doc = openapiV3(p.slice('/openapi/v3'.length).replace(/^\//, ''));
+      if (!doc) throw new ApiError(404, 'NotFound', NOT_FOUND);
+      res.setHeader('Cache-Control', 'no-cache, private');
+      return json(res, 200, doc);
+    }
     const t = this.parse(p);
     if (!t) {
-      const disc = resourceList(p);
+      const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
+      const disc = m ? resourceList(m[2] ?? '', m[1] ?? m[3]!) : undefined;
       if (disc) return json(res, 200, disc);
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource`);
+      throw new ApiError(404, 'NotFound', NOT_FOUND);
     }
+    if (t.sub && !['status', 'log', 'scale'].includes(t.sub)) throw new ApiError(404, 'NotFound', NOT_FOUND);
+    if (t.sub === 'scale' && !SCALABLE.has(t.info.resource)) throw new ApiError(404, 'NotFound', NOT_FOUND);
     switch (req.method) {
       case 'GET':
-        if (t.sub === 'log') return this.log(req, res, t, url);
-        if (t.name && !t.sub) return json(res, 200, this.store.mustGet(t.info.resource, t.namespace, t.name));
-        if (t.name && t.sub === 'status') return json(res, 200, this.store.mustGet(t.info.resource, t.namespace, t.name));
-        if (t.name) throw new ApiError(404, 'NotFound', `the server could not find the requested resource`);
-        if (isTrue(url.searchParams.get('watch'))) return this.watch(req, res, t, url);
-        return json(res, 200, this.list(t, url));
-      case 'POST': {
-        if (t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-        const body = await readJson(req);
-        const obj = this.prepare(t, body, undefined);
-        // Checked first so a re-sent object reads "already exists", not "IP already allocated".
-        if (this.store.get(t.info.resource, t.namespace, obj.metadata.name)) throw alreadyExists(t.info.group, t.info.resource, obj.metadata.name);
-        const { object, warnings, allocation } = admit(this.store, t.info, obj, 'create', url.searchParams.get('fieldValidation'), undefined, this.services);
-        warn(res, warnings);
-        return json(res, 201, this.commit(isDryRun(url), allocation, () => this.store.create(t.info.resource, object), object));
-      }
-      case 'PUT': {
-        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-        const body = await readJson(req);
-        const obj = this.prepare(t, body, t.name);
-        const cur = this.store.mustGet(t.info.resource, t.namespace, t.name);
-        if (t.sub === 'status') {
-          cur.status = obj.status;
-          if (obj.metadata.resourceVersion) cur.metadata.resourceVersion = obj.metadata.resourceVersion;
-          return json(res, 200, this.store.update(t.info.resource, cur));
-        }
-        obj.status = cur.status;
-        const { object, warnings, allocation } = admit(this.store, t.info, obj, 'update', url.searchParams.get('fieldValidation'), cur, this.services);
-        warn(res, warnings);
-        return json(res, 200, this.commit(isDryRun(url), allocation, () => this.store.update(t.info.resource, object), object));
-      }
-      case 'PATCH': {
-        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-        const ct = String(req.headers['content-type'] ?? '');
-        if (!ct.startsWith('application/merge-patch+json') && !ct.startsWith('application/json')) {
-          throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json`);
-        }
-        const patch = await readJson(req);
-        const cur = this.store.mustGet(t.info.resource, t.namespace, t.name);
-        if (t.sub === 'scale') {
-          const replicas = (patch as any)?.spec?.replicas;
-          if (!Number.isInteger(replicas) || replicas < 0) throw badRequest('spec.replicas: must be a non-negative integer');
-          cur.spec.replicas = replicas;
-          return json(res, 200, scaleOf(this.store.update(t.info.resource, cur)));
-        }
-        const merged = mergePatch(cur, patch) as KObject;
-        merged.metadata.name = t.name;
-        if (t.namespace) merged.metadata.namespace = t.namespace;
-        const { object, warnings, allocation } = admit(this.store, t.info, merged, 'update', url.searchParams.get('fieldValidation'), cur, this.services);
-        warn(res, warnings);
-        return json(res, 200, this.commit(isDryRun(url), allocation, () => this.store.update(t.info.resource, object), object));
-      }
-      case 'DELETE': {
-        if (!t.name) throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
-        const cur = this.store.mustGet(t.info.resource, t.namespace, t.name);
-        const body = (await readJson(req, true)) as any;
-        const graceQ = url.searchParams.get('gracePeriodSeconds');
-        const grace = graceQ !== null ? Number(graceQ) : body?.gracePeriodSeconds;
-        if (isDryRun(url)) return json(res, 200, cur);
-        if (t.info.resource === 'namespaces') {
-          const o = this.store.mutate('namespaces', undefined, t.name, (n) => {
-            if (n.metadata.deletionTimestamp) return false;
-            n.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-            n.status = { ...(n.status ?? {}), phase: 'Terminating' };
-          });
-          return json(res, 200, o);
-        }
-        deleteObject(this.store, t.info.resource, cur, grace === undefined || Number.isNaN(grace) ? undefined : grace);
-        const after = this.store.get(t.info.resource, t.namespace, t.name);
-        return json(res, 200, after ?? cur);
-      }
+        return this.get(req, res, t, url);
+      case 'POST':
+        return this.post(req, res, t, url);
+      case 'PUT':
+        return this.put(req, res, t, url);
+      case 'PATCH':
+        return this.patch(req, res, t, url);
+      case 'DELETE':
+        return this.delete(req, res, t, url);
       default:
-        throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+        throw methodNotAllowed();
     }
+  }
+
+  private async get(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
+    if (t.sub === 'log') return this.log(req, res, t, url);
+    if (t.name) {
+      const o = this.store.mustGet(t.info.resource, t.namespace, t.name);
+      if (t.sub === 'scale') return json(res, 200, scaleOf(o));
+      if (wantsTable(req.headers.accept) && !t.sub) {
+        return json(res, 200, toTable(t.info.resource, [o], o.metadata.resourceVersion, includeObjectParam(url.searchParams.get('includeObject'))));
+      }
+      return json(res, 200, o);
+    }
+    if (isTrue(url.searchParams.get('watch'))) return this.watch(req, res, t, url);
+    const list = this.list(t, url);
+    if (wantsTable(req.headers.accept)) {
+      return json(res, 200, toTable(t.info.resource, list.items as KObject[], list.metadata.resourceVersion, includeObjectParam(url.searchParams.get('includeObject'))));
+    }
+    return json(res, 200, list);
+  }
+
+  private async post(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
+    if (t.name) throw methodNotAllowed();
+    const body = await readJson(req);
+    const obj = this.prepare(t, body, undefined);
+    // Checked first so a re-sent object reads "already exists", not "IP already allocated".
+    if (this.store.get(t.info.resource, t.namespace, obj.metadata.name)) throw alreadyExists(t.info.group, t.info.resource, obj.metadata.name);
+    const dryRun = isDryRun(url);
+    const { object, warnings, allocation } = admit(this.store, t.info, obj, 'create', url.searchParams.get('fieldValidation'), undefined, this.services);
+    warn(res, warnings);
+    return json(res, 201, this.commit(dryRun, allocation, () => this.store.create(t.info.resource, object), object));
+  }
+
+  private async put(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
+    if (!t.name) throw methodNotAllowed();
+    const body = await readJson(req);
+    const dryRun = isDryRun(url);
+    const cur = this.store.mustGet(t.info.resource, t.namespace, t.name);
+    if (t.sub === 'scale') {
+      const next = applyScale(t.info.group, t.info.resource, cur, body);
+      return json(res, 200, scaleOf(dryRun ? next : this.store.update(t.info.resource, next)));
+    }
+    const obj = this.prepare(t, body, t.name);
+    if (t.sub === 'status') {
+      cur.status = obj.status;
+      if (obj.metadata.resourceVersion) cur.metadata.resourceVersion = obj.metadata.resourceVersion;
+      return json(res, 200, dryRun ? cur : this.store.update(t.info.resource, cur));
+    }
+    obj.status = cur.status;
+    this.keepServerFields(obj, cur);
+    const { object, warnings, allocation } = admit(this.store, t.info, obj, 'update', url.searchParams.get('fieldValidation'), cur, this.services);
+    warn(res, warnings);
+    return json(res, 200, this.commit(dryRun, allocation, () => this.store.update(t.info.resource, object), object));
+  }
+
+  private async patch(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
+    if (!t.name) throw methodNotAllowed();
+    const type = mediaType(req);
+    const body = await readJson(req);
+    const dryRun = isDryRun(url);
+    const cur = this.store.get(t.info.resource, t.namespace, t.name);
+    if (t.sub === 'scale') {
+      if (!cur) this.store.mustGet(t.info.resource, t.namespace, t.name);
+      const scale = applyPatch({ ...t.info, kind: 'Scale' }, type === 'application/apply-patch+yaml' ? 'application/merge-patch+json' : type, scaleOf(cur!), body, null, t.name).object;
+      const next = applyScale(t.info.group, t.info.resource, cur!, scale);
+      return json(res, 200, scaleOf(dryRun ? next : this.store.update(t.info.resource, next)));
+    }
+    const manager = url.searchParams.get('fieldManager');
+    const { object: patched, created } = applyPatch(t.info, type, cur, body, manager, t.name);
+    if (t.sub === 'status') {
+      if (!cur) throw new ApiError(404, 'NotFound', NOT_FOUND);
+      const next = structuredClone(cur);
+      next.status = patched.status;
+      if (patched.metadata?.resourceVersion) next.metadata.resourceVersion = patched.metadata.resourceVersion;
+      return json(res, 200, dryRun ? next : this.store.update(t.info.resource, next));
+    }
+    if (!isPlainObject(patched) || !isPlainObject(patched.metadata)) throw badRequest('the patched object must be a JSON object with metadata');
+    patched.kind = t.info.kind;
+    patched.apiVersion = t.info.groupVersion;
+    patched.metadata.name = t.name;
+    if (t.info.namespaced) patched.metadata.namespace = t.namespace;
+    else delete patched.metadata.namespace;
+    const fv = url.searchParams.get('fieldValidation');
+    if (created) {
+      const obj = this.prepare(t, patched, t.name);
+      const { object, warnings, allocation } = admit(this.store, t.info, obj, 'create', fv, undefined, this.services);
+      warn(res, warnings);
+      return json(res, 201, this.commit(dryRun, allocation, () => this.store.create(t.info.resource, object), object));
+    }
+    // Identity and server-owned fields are not the patch's to change.
+    patched.metadata.uid = cur!.metadata.uid;
+    patched.metadata.creationTimestamp = cur!.metadata.creationTimestamp;
+    if (patched.metadata.resourceVersion !== cur!.metadata.resourceVersion && !patched.metadata.resourceVersion) patched.metadata.resourceVersion = cur!.metadata.resourceVersion;
+    patched.status = cur!.status;
+    const { object, warnings, allocation } = admit(this.store, t.info, patched, 'update', fv, cur, this.services);
+    warn(res, warnings);
+    return json(res, 200, this.commit(dryRun, allocation, () => this.store.update(t.info.resource, object), object));
+  }
+
+  private async delete(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
+    if (!t.name || t.sub) throw methodNotAllowed();
+    const cur = this.store.mustGet(t.info.resource, t.namespace, t.name);
+    const body = (await readJson(req, true)) as any;
+    const pre = body?.preconditions;
+    if (pre?.uid && pre.uid !== cur.metadata.uid) {
+      throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) throw conflict(t.info.group, t.info.resource, t.name);
+    const graceQ = url.searchParams.get('gracePeriodSeconds');
+    const grace = graceQ !== null ? Number(graceQ) : body?.gracePeriodSeconds;
+    if (isDryRun(url)) return json(res, 200, cur);
+    if (t.info.resource === 'namespaces') {
+      const o = this.store.mutate('namespaces', undefined, t.name, (n) => {
+        if (n.metadata.deletionTimestamp) return false;
+        n.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        n.status = { ...(n.status ?? {}), phase: 'Terminating' };
+      });
+      return json(res, 200, o);
+    }
+    deleteObject(this.store, t.info.resource, cur, grace === undefined || grace === null || Number.isNaN(grace) ? undefined : grace);
+    const after = this.store.get(t.info.resource, t.namespace, t.name);
+    return json(res, 200, after ?? { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: t.name, group: t.info.group, kind: t.info.resource, uid: cur.metadata.uid } });
+  }
+
+  /** A PUT body without server-owned metadata keeps the stored one (managedFields). */
+  private keepServerFields(obj: KObject, cur: KObject): void {
+    if (obj.metadata.managedFields === undefined && cur.metadata.managedFields !== undefined) obj.metadata.managedFields = cur.metadata.managedFields;
   }
 
   /** Stores an admitted object; what admission allocated is given back on dry runs and failures. */
@@ -175,7 +284,7 @@ export class ApiServer {
   }
 
   private parse(p: string): Target | undefined {
-    const parts = p.split('/').filter(Boolean);
+    const parts = p.split('/').filter(Boolean).map(decodeURIComponent);
     let group = '';
     let version: string;
     let rest: string[];
@@ -193,30 +302,51 @@ export class ApiServer {
       rest = rest.slice(2);
     }
     const info = resourceByPath(group, version, rest[0]!);
-    if (!info) {
-      throw new ApiError(404, 'NotFound', `the server could not find the requested resource`);
-    }
-    if (namespace && !info.namespaced) throw new ApiError(404, 'NotFound', `the server could not find the requested resource`);
+    if (!info) throw new ApiError(404, 'NotFound', NOT_FOUND);
+    if (namespace && !info.namespaced) throw new ApiError(404, 'NotFound', NOT_FOUND);
+    if (rest.length > 3) throw new ApiError(404, 'NotFound', NOT_FOUND);
     return { info, namespace, name: rest[1], sub: rest[2] };
   }
 
-  private list(t: Target, url: URL): KObject {
+  private list(t: Target, url: URL): { kind: string; apiVersion: string; metadata: { resourceVersion: string }; items: KObject[] } {
     const match = matcher(url);
     const items = this.store.list(t.info.resource, t.namespace).filter((o) => !match || match(o));
     return {
       kind: `${t.info.kind}List`,
       apiVersion: t.info.groupVersion,
-      metadata: { resourceVersion: String(this.store.resourceVersion) } as any,
+      metadata: { resourceVersion: String(this.store.resourceVersion) },
       items,
     };
   }
 
+  /**
+   * A watch stream: newline-delimited events, flushed one by one, open until the client goes
+   * (kubectl get -w exits when the server closes) or timeoutSeconds passes (reflectors reopen).
+   * resourceVersion unset or "0" starts with a synthetic ADDED per object; any other value
+   * resumes after it from the store's history, or answers 410 Expired when that is gone.
+   */
   private watch(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): void {
     const match = matcher(url);
     const rvParam = url.searchParams.get('resourceVersion');
+    const asTable = wantsTable(req.headers.accept);
+    const include = includeObjectParam(url.searchParams.get('includeObject'));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache' });
+    res.flushHeaders();
+    let first = true;
     const send = (type: string, object: KObject) => {
-      res.write(JSON.stringify({ type, object }) + '\n');
+      let out: unknown = object;
+      if (asTable && type !== 'ERROR') {
+        // One-row Tables; the apiserver sends the column definitions with the first only.
+        out = {
+          kind: 'Table',
+          apiVersion: 'meta.k8s.io/v1',
+          metadata: { resourceVersion: object.metadata.resourceVersion },
+          columnDefinitions: first ? tableColumns(t.info.resource) : [],
+          rows: [tableRow(t.info.resource, object, include)],
+        };
+        first = false;
+      }
+      res.write(JSON.stringify({ type, object: out }) + '\n');
     };
     const ok = (ev: WatchEvent) =>
       ev.resource === t.info.resource && (!t.namespace || ev.object.metadata.namespace === t.namespace) && (!match || match(ev.object));
@@ -229,13 +359,13 @@ export class ApiServer {
     });
     let from: number;
     if (!rvParam || rvParam === '0') {
-      for (const o of this.list(t, url).items as KObject[]) send('ADDED', o);
+      for (const o of this.list(t, url).items) send('ADDED', o);
       from = this.store.resourceVersion;
     } else {
       from = Number(rvParam);
-      const past = this.store.since(from);
+      const past = Number.isInteger(from) ? this.store.since(from) : undefined;
       if (!past) {
-        send('ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from} (${this.store.resourceVersion})`, reason: 'Expired', code: 410 } as unknown as KObject);
+        send('ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${rvParam} (${this.store.resourceVersion})`, reason: 'Expired', code: 410 } as unknown as KObject);
         unsubscribe();
         res.end();
         return;
@@ -256,7 +386,7 @@ export class ApiServer {
   }
 
   private async log(req: http.IncomingMessage, res: http.ServerResponse, t: Target, url: URL): Promise<void> {
-    if (t.info.resource !== 'pods' || !t.name) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (t.info.resource !== 'pods' || !t.name) throw new ApiError(404, 'NotFound', NOT_FOUND);
     const pod = this.store.mustGet('pods', t.namespace, t.name);
     const containers: string[] = (pod.spec?.containers ?? []).map((c: any) => c.name);
     let container = url.searchParams.get('container') ?? undefined;
@@ -295,12 +425,8 @@ export class ApiServer {
   }
 }
 
-function isTrue(v: string | null): boolean {
-  return v === 'true' || v === '1';
-}
-
-function isDryRun(url: URL): boolean {
-  return url.searchParams.getAll('dryRun').includes('All');
+function isPlainObject(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function matcher(url: URL): Matcher | undefined {
@@ -308,114 +434,4 @@ function matcher(url: URL): Matcher | undefined {
   const f = fieldMatcher(url.searchParams.get('fieldSelector'));
   if (l && f) return (o) => l(o) && f(o);
   return l ?? f;
-}
-
-function warn(res: http.ServerResponse, warnings: string[]): void {
-  if (warnings.length) res.setHeader('Warning', warnings.map((w) => `299 - "${w.replace(/"/g, "'")}"`));
-}
-
-export function json(res: http.ServerResponse, code: number, body: unknown): void {
-  const s = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(s) });
-  res.end(s);
-}
-
-function text(res: http.ServerResponse, code: number, body: string): void {
-  res.writeHead(code, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-async function readJson(req: http.IncomingMessage, optional = false): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 8 << 20) throw new ApiError(413, 'RequestEntityTooLarge', 'the request body is larger than 8 MiB');
-    chunks.push(c as Buffer);
-  }
-  const s = Buffer.concat(chunks).toString('utf8');
-  if (!s.trim()) {
-    if (optional) return undefined;
-    throw badRequest('the request body is empty');
-  }
-  try {
-    return JSON.parse(s);
-  } catch (err) {
-    throw badRequest(`the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** RFC 7386 JSON merge patch. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
-
-function scaleOf(o: KObject): unknown {
-  return {
-    kind: 'Scale',
-    apiVersion: 'autoscaling/v1',
-    metadata: { name: o.metadata.name, namespace: o.metadata.namespace, uid: o.metadata.uid, resourceVersion: o.metadata.resourceVersion },
-    spec: { replicas: o.spec.replicas },
-    status: { replicas: o.status?.replicas ?? 0 },
-  };
-}
-
-function version() {
-  return {
-    major: '1',
-    minor: '31',
-    gitVersion: 'v1.31.0-kemu',
-    gitCommit: 'kemu',
-    gitTreeState: 'clean',
-    buildDate: '2026-11-22T00:00:00Z',
-    goVersion: 'n/a',
-    compiler: 'kemu',
-    platform: 'linux/amd64',
-  };
-}
-
-function groupList() {
-  const groups = new Map<string, Set<string>>();
-  for (const r of allResources()) {
-    if (!r.group) continue;
-    if (!groups.has(r.group)) groups.set(r.group, new Set());
-    groups.get(r.group)!.add(r.version);
-  }
-  return {
-    kind: 'APIGroupList',
-    apiVersion: 'v1',
-    groups: [...groups].map(([name, versions]) => ({
-      name,
-      versions: [...versions].map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
-      preferredVersion: { groupVersion: `${name}/${[...versions][0]}`, version: [...versions][0] },
-    })),
-  };
-}
-
-function resourceList(p: string) {
-  const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
-  if (!m) return undefined;
-  const group = m[2] ?? '';
-  const version = m[1] ?? m[3]!;
-  const rs = allResources().filter((r) => r.group === group && r.version === version);
-  if (!rs.length) return undefined;
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion: group ? `${group}/${version}` : version,
-    resources: rs.map((r) => ({
-      name: r.resource,
-      singularName: r.kind.toLowerCase(),
-      namespaced: r.namespaced,
-      kind: r.kind,
-      verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-      shortNames: r.shortNames.length ? r.shortNames : undefined,
-    })),
-  };
 }

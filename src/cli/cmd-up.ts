@@ -9,6 +9,7 @@ import { cleanupCluster } from '../runtime/cleanup.js';
 import { Client, ClientError } from './client.js';
 import { applyPaths } from './cmd-apply.js';
 import { podStatusText } from './printers.js';
+import { credentialFiles, kubeconfigPath } from '../daemon/kubeconfig.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.join(here, 'main.js');
@@ -64,6 +65,7 @@ export async function cmdUp(name: string, o: { config?: string; filename: string
     const st = await client.get('/kemu/v1/status');
     for (const n of st.nodes) process.stderr.write(` ✓ node ${n.name} ${n.ip} (pods ${n.podCIDR})\n`);
     process.stderr.write(` ✓ external client ${st.external.ip} (kemu exec --external -- CMD)\n`);
+    process.stderr.write(` ✓ kubeconfig ${kubeconfigPath(paths)} (KUBECONFIG=$(kemu kubeconfig --name ${name}) kubectl get pods -A)\n`);
   }
   let code = 0;
   if (o.filename.length) code = await applyPaths(client, o.filename, undefined);
@@ -140,10 +142,21 @@ export async function cmdDown(name: string): Promise<number> {
   if (r.namespaces.length || r.killed.length) {
     process.stderr.write(`Removed ${r.namespaces.length} leftover namespaces and ${r.killed.length} processes\n`);
   }
+  // The cluster's objects and credentials go with it (a restart keeps them; down does not).
+  for (const f of [path.join(paths.stateDir, 'store'), ...credentialFiles(paths)]) fs.rmSync(f, { recursive: true, force: true });
   process.stderr.write(`Deleted cluster "${name}"\n`);
   return 0;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** kemu kubeconfig: the path of the cluster's kubeconfig (written by the daemon at start). */
+export async function cmdKubeconfig(name: string): Promise<number> {
+  validateClusterName(name);
+  const file = kubeconfigPath(new ClusterPaths(name));
+  if (!fs.existsSync(file)) throw new Error(`cluster "${name}" has no kubeconfig (${file}); start it with: kemu up --name ${name}`);
+  console.log(file);
+  return 0;
 }

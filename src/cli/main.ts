@@ -10,7 +10,7 @@ import { cmdObserve } from './cmd-observe.js';
 import { cmdExec } from './cmd-exec.js';
 import { cmdExplain } from './cmd-explain.js';
 import { cmdGet, cmdLogs, cmdScale, cmdStatus } from './cmd-get.js';
-import { cmdDown, cmdUp } from './cmd-up.js';
+import { cmdDown, cmdKubeconfig, cmdUp } from './cmd-up.js';
 import { cmdDnsLog } from './cmd-dns-log.js';
 
 function clusterName(o: { name?: string }): string {
@@ -79,6 +79,12 @@ async function main(argv: string[]): Promise<number> {
     .description('stop a cluster and remove everything it created')
     .addOption(nameOpt())
     .action(run((o) => cmdDown(clusterName(o))));
+
+  program
+    .command('kubeconfig')
+    .description("print the path of the cluster's kubeconfig (KUBECONFIG=$(kemu kubeconfig) kubectl get pods -A)")
+    .addOption(nameOpt())
+    .action(run((o) => cmdKubeconfig(clusterName(o))));
 
   program
     .command('apply')

@@ -3,7 +3,7 @@
 import type { KObject, Store, WatchEvent } from '../store/store.js';
 import { deletePod } from './replicaset.js';
 
-const NAMESPACED = ['deployments', 'replicasets', 'statefulsets', 'pods', 'services', 'endpoints', 'endpointslices'];
+const NAMESPACED = ['deployments', 'replicasets', 'statefulsets', 'pods', 'services', 'endpoints', 'endpointslices', 'networkpolicies', 'ingresses', 'configmaps', 'secrets', 'events'];
 
 export class GarbageCollector {
   private unsubscribe: (() => void) | undefined;

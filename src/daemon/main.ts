@@ -1,6 +1,7 @@
 // The daemon of one emulated cluster: store + API + controllers + kubelet + data plane in one
 // process. Started by `kemu up` (detached), stopped by `kemu down` or a signal.
 import fs from 'node:fs';
+import path from 'node:path';
 import { ClusterPaths, loadClusterConfig, type ClusterConfig } from '../config.js';
 import { ApiServer } from '../api/server.js';
 import { groupOfResource } from '../api/resources.js';
@@ -31,6 +32,12 @@ import { json } from '../api/server.js';
 import { processAlive } from './pidfile.js';
 import { DnsLog } from './dns-log-route.js';
 import { installClusterDns } from '../addons/dns/bootstrap.js';
+import { FileBackend } from '../store/file-backend.js';
+import { EventRecorder } from '../controllers/event-recorder.js';
+import { EventSources } from '../controllers/event-sources.js';
+import { ensureCredentials, previousPort, writeKubeconfig } from './kubeconfig.js';
+import { createHttpsListener, listenLoopback } from './https-listener.js';
+import { installIngressController } from '../addons/ingress/bootstrap.js';
 
 const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
@@ -52,8 +59,11 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   fs.writeFileSync(paths.pidFile, String(process.pid));
   fs.writeFileSync(`${paths.runDir}/config.json`, JSON.stringify(cfg, null, 2));
 
-  const store = new Store(groupOfResource);
+  // Objects persist across daemon restarts (a crash, kill -9, SIGTERM); `kemu down` deletes them.
+  const store = new Store(groupOfResource, new FileBackend(path.join(paths.stateDir, 'store')));
+  if (store.restored) console.log(`restored ${store.snapshot().objects.length} objects (resourceVersion ${store.resourceVersion})`);
   for (const ns of SYSTEM_NAMESPACES) {
+    if (store.get('namespaces', undefined, ns)) continue;
     store.create('namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -70,6 +80,9 @@ export async function runDaemon(name: string, configFile: string | undefined): P
   controllers.push(new KubernetesServiceController(store, cfg.serviceSubnet), new EndpointsController(store), new EndpointSliceController(store), new EndpointSliceMirroringController(store), new LoadBalancerController(store, cfg.loadBalancerPool));
   const gc = new GarbageCollector(store);
   const api = new ApiServer(store, cfg);
+  const recorder = new EventRecorder(store);
+  const eventSources = new EventSources(store, recorder);
+  let https: ReturnType<typeof createHttpsListener> | undefined;
 
   const shutdown = async (why: string): Promise<void> => {
     if (shuttingDown) return;
@@ -80,8 +93,13 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     policySync.stop();
     dp.flows.close();
     gc.stop();
+    eventSources.stop();
+    recorder.stop();
     api.server.close();
+    https?.close();
+    https?.closeAllConnections();
     await kubelet.shutdown();
+    store.close();
     nodes.shutdown();
     dp.stop();
     cleanupCluster(paths);
@@ -95,6 +113,8 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     cleanupCluster(paths);
     throw err;
   }
+  eventSources.start();
+  recorder.start();
   for (const c of controllers) c.start();
   gc.start();
   kubelet.start();
@@ -140,6 +160,12 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     console.error(`uncaught exception: ${err.stack ?? err}`);
   });
 
+  // kubectl's door: HTTPS on loopback, bearer token required, the same handler as the socket.
+  // Up before the socket, so the kubeconfig exists once `kemu up` sees the daemon answer.
+  const creds = ensureCredentials(paths);
+  https = createHttpsListener(creds, api.handler);
+  const port = await listenLoopback(https, previousPort(paths));
+  const kubeconfig = writeKubeconfig(paths, port, creds);
   fs.rmSync(paths.socket, { force: true });
   await new Promise<void>((resolve, reject) => {
     api.server.once('error', reject);
@@ -151,8 +177,9 @@ export async function runDaemon(name: string, configFile: string | undefined): P
       resolve();
     });
   });
-  console.log(`kemu daemon for cluster "${name}" serving on ${paths.socket} (pid ${process.pid})`);
+  console.log(`kemu daemon for cluster "${name}" serving on ${paths.socket} and https://127.0.0.1:${port} (kubeconfig ${kubeconfig}, pid ${process.pid})`);
   void installClusterDns(cfg, paths.socket, name);
+  void installIngressController(paths.socket, name);
 }
 
 function readPid(file: string): number | undefined {

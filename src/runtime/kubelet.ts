@@ -8,7 +8,7 @@ import type { ClusterConfig, ClusterPaths } from '../config.js';
 import type { DataPlane } from '../dataplane/router.js';
 import type { KObject, Store, WatchEvent } from '../store/store.js';
 import { Container, expandVars, type ContainerLaunch } from './containers.js';
-import { intToIpString } from './ipam.js';
+import { intToIpString, ipStringToInt } from './ipam.js';
 import type { NodeRuntime } from './nodes.js';
 import { hostsFile, podHostname, resolvConf } from './pod-files.js';
 import { ReadinessProber } from './probes.js';
@@ -51,9 +51,38 @@ export class Kubelet {
     private readonly nodes: NodeRuntime,
   ) {}
 
+  /** Pod IPs recorded in the store before a daemon restart, claimed for their pods (by uid). */
+  private readonly recordedIPs = new Map<string, number>();
+  private stopping = false;
+
   start(): void {
     this.unsubscribe = this.store.subscribe((ev) => this.onEvent(ev));
-    for (const p of this.store.list('pods')) this.sync(p);
+    const pods = this.store.list('pods');
+    // After a daemon restart the pods come back with the IPs they had (status.podIP, as a
+    // CNI's IPAM keeps its leases): every recorded IP is claimed before any pod starts, so a
+    // new pod cannot take one that an old pod is about to get back.
+    for (const p of pods) this.claimRecordedIP(p);
+    for (const p of pods) this.sync(p);
+  }
+
+  private claimRecordedIP(pod: KObject): void {
+    const ip: unknown = pod.status?.podIP;
+    const node = this.nodes.get(pod.spec?.nodeName ?? '');
+    if (typeof ip !== 'string' || !node || pod.spec?.hostNetwork || pod.metadata.deletionTimestamp) return;
+    let n: number;
+    try {
+      n = ipStringToInt(ip);
+    } catch {
+      return;
+    }
+    if (node.ipam.claim(n)) this.recordedIPs.set(pod.metadata.uid!, n);
+  }
+
+  private releaseRecordedIP(pod: KObject): void {
+    const ip = this.recordedIPs.get(pod.metadata.uid!);
+    if (ip === undefined) return;
+    this.recordedIPs.delete(pod.metadata.uid!);
+    this.nodes.get(pod.spec?.nodeName ?? '')?.ipam.release(ip);
   }
 
   get podCount(): number {
@@ -63,6 +92,7 @@ export class Kubelet {
   private onEvent(ev: WatchEvent): void {
     if (ev.resource !== 'pods') return;
     if (ev.type === 'DELETED') {
+      this.releaseRecordedIP(ev.object);
       const w = this.workers.get(key(ev.object));
       if (w && w.uid === ev.object.metadata.uid) void this.teardown(w, 0);
       return;
@@ -74,6 +104,7 @@ export class Kubelet {
     const k = key(pod);
     const w = this.workers.get(k);
     if (pod.metadata.deletionTimestamp) {
+      this.releaseRecordedIP(pod);
       if (w && !w.terminating) {
         void this.teardown(w, pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30).then(() => this.finalize(pod));
       } else if (!w) {
@@ -117,7 +148,9 @@ export class Kubelet {
     } else {
       const ns = pod.metadata.namespace!;
       const name = pod.metadata.name;
-      w.ip = node.ipam.allocate();
+      const recorded = this.recordedIPs.get(w.uid);
+      this.recordedIPs.delete(w.uid);
+      w.ip = recorded ?? node.ipam.allocate();
       const ipStr = intToIpString(w.ip);
       netns = this.paths.podNetns(ns, name);
       w.sandbox = createSandbox(this.paths, {
@@ -270,6 +303,9 @@ export class Kubelet {
   }
 
   private writeStatus(w: PodWorker): void {
+    // A daemon that is shutting down keeps the last status it wrote (with the pod's IP), so a
+    // restarted daemon gives each pod its IP back.
+    if (this.stopping) return;
     const [ns, name] = w.key.split('/') as [string, string];
     this.store.mutate('pods', ns, name, (pod) => {
       if (pod.metadata.uid !== w.uid) return false;
@@ -364,6 +400,7 @@ export class Kubelet {
 
   /** Stop every pod now (daemon shutdown). */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     this.unsubscribe?.();
     await Promise.all([...this.workers.values()].map((w) => this.teardown(w, 2)));
   }

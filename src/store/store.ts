@@ -3,6 +3,7 @@
 // watch can start from a recent resourceVersion.
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, ApiError, conflict, notFound } from './errors.js';
+import type { Snapshot, StoreBackend } from './backend.js';
 
 export interface ObjectMeta {
   name: string;
@@ -61,7 +62,38 @@ export class Store {
   private readonly listeners = new Set<Listener>();
   private readonly history: WatchEvent[] = [];
 
-  constructor(private readonly groupOf: GroupOf = () => '') {}
+  /**
+   * With a backend, the store starts from what it persisted (objects and resourceVersion; the
+   * watch history starts empty, so older resourceVersions get 410 Expired and clients relist)
+   * and records every write in it.
+   */
+  constructor(
+    private readonly groupOf: GroupOf = () => '',
+    private readonly backend?: StoreBackend,
+  ) {
+    const snap = backend?.load();
+    if (snap) {
+      this.rv = snap.resourceVersion;
+      for (const { resource, object } of snap.objects) this.table(resource).set(Store.key(object.metadata.namespace, object.metadata.name), object);
+    }
+  }
+
+  /** True when the store started from persisted state (a restart, not a new cluster). */
+  get restored(): boolean {
+    return this.rv > 0 && this.byResource.size > 0;
+  }
+
+  /** Every object, for a backend's snapshot. */
+  snapshot(): Snapshot {
+    const objects: Snapshot['objects'] = [];
+    for (const [resource, t] of this.byResource) for (const object of t.values()) objects.push({ resource, object });
+    return { resourceVersion: this.rv, objects };
+  }
+
+  /** Flushes and closes the backend (daemon shutdown). */
+  close(): void {
+    this.backend?.close();
+  }
 
   get resourceVersion(): number {
     return this.rv;
@@ -200,6 +232,8 @@ export class Store {
 
   private emit(type: EventType, resource: string, object: KObject): void {
     const ev: WatchEvent = { type, resource, object, rv: this.rv };
+    // Persisted before anyone hears of it: a client never sees a write a crash could lose.
+    this.backend?.write(type, resource, object, this.rv, () => this.snapshot());
     this.history.push(ev);
     if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
     for (const l of this.listeners) {
