@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../src/cli/client.js';
 import { dnsBench } from './dns.js';
+import { ingressBench } from './ingress.js';
 import { policyBench } from './policy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -363,6 +364,8 @@ spec:
     }
     // Cluster DNS: its own namespaces and cluster (bench/dns.ts).
     await dnsBench(add, tmp, SECONDS);
+    // HTTP through the ingress controller against nginx as reverse proxy (bench/ingress.ts).
+    await ingressBench(add, tmp, SECONDS);
     // NetworkPolicy: its own cluster (bench/policy.ts).
     await policyBench(add, tmp, SECONDS);
   } finally {

@@ -34,8 +34,6 @@ spec:
 
 const WORKLOADS = [
   fs.readFileSync(path.join(ROOT, 'examples', 'ingress', 'apps.yaml'), 'utf8'),
-  // The second guide names the /api Service backend-service on port 8080.
-  service('backend-service', 'api', 8080),
   ...['p0', 'p1', 'p2', 'pdef'].map((n) => deployment(n, 1)),
   ...[0, 1, 2].map((i) => service(`svc-${i}`, `p${i}`)),
   service('svc-default', 'pdef'),
@@ -183,36 +181,7 @@ metadata: {name: tls-secret}
 type: kubernetes.io/tls
 data: {tls.crt: ${crt}, tls.key: ${key}}
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: app-ingress
-  annotations:
-    nginx.ingress.kubernetes.io/rewrite-target: /
-spec:
-  rules:
-  - host: app.example.com
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend:
-          service:
-            name: frontend-service
-            port:
-              number: 80
-      - path: /api
-        pathType: Prefix
-        backend:
-          service:
-            name: backend-service
-            port:
-              number: 8080
-  tls:
-  - hosts:
-    - app.example.com
-    secretName: tls-secret
-`);
+${fs.readFileSync(path.join(ROOT, 'examples', 'ingress', 'app-ingress.yaml'), 'utf8')}`);
   const cacert = ['--cacert', path.join(tmp, 'ca.crt')];
   const first = await until({ host: 'app.example.com', path: '/api/users?page=2', https: true, args: cacert }, 200);
   t.is(first.app, 'api');

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     const mine = [...s.ingresses.values()].filter(owned);
     const table = compileRoutes(mine);
     const endpoints = resolveAll(indexServices(s.services.values(), s.endpointSlices.values()), table.targets.values(), proxy.state.endpoints);
-    proxy.state = { table, endpoints };
+    proxy.setState({ table, endpoints });
     certs.update(mine, s.secrets);
     const eps = [...endpoints.values()].reduce((n, e) => n + e.endpoints.length, 0);
     const sig = `${mine.map((i) => `${i.metadata.namespace}/${i.metadata.name}@${i.metadata.generation ?? i.metadata.resourceVersion}`).join(',')} ${eps}`;

@@ -11,6 +11,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Endpoint, type EndpointSet, pick } from './backends.js';
 import { rewriteUrl } from './rewrite.js';
+import { forwardable, Upstreams } from './upstream.js';
 import { emptyTable, route, type Decision, type RouteTable } from './routes.js';
 
 export interface ProxyState {
@@ -27,11 +28,8 @@ export interface ProxyStats {
   retries: number;
 }
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade'];
 /** ingress-nginx's proxy-next-upstream-tries: a connection error moves on to another endpoint. */
 const TRIES = 3;
-const CONNECT_TIMEOUT_MS = 5_000;
-const READ_TIMEOUT_MS = 60_000;
 
 const STATUS_TEXT: Record<number, string> = { 404: 'Not Found', 502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out', 308: 'Permanent Redirect', 400: 'Bad Request' };
 
@@ -40,16 +38,39 @@ function errorPage(code: number): string {
   return `<html>\r\n<head><title>${t}</title></head>\r\n<body>\r\n<center><h1>${t}</h1></center>\r\n<hr><center>kemu-ingress</center>\r\n</body>\r\n</html>\r\n`;
 }
 
-function stripHopByHop(h: http.IncomingHttpHeaders | http.OutgoingHttpHeaders): void {
-  const listed = h.connection;
-  if (typeof listed === 'string') for (const n of listed.split(',')) delete h[n.trim().toLowerCase()];
-  for (const n of HOP_BY_HOP) delete h[n];
-}
-
 /** `::ffff:10.0.0.1` (a dual-stack socket's view of IPv4) -> `10.0.0.1`, as nginx's $remote_addr. */
 function peerOf(req: http.IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** ingress-nginx's proxy headers (proxy_set_header … in its template) replace the client's. */
+const OVERRIDDEN = new Set(['x-real-ip', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-scheme']);
+
+/** The request's headers as a flat list, case kept, minus hop-by-hop ones, plus the proxy's. */
+function upstreamHeaders(req: http.IncomingMessage, peer: string, scheme: string, port: number): string[] {
+  const raw = req.rawHeaders;
+  const listed = req.headers.connection;
+  const alsoDrop = listed ? new Set(listed.split(',').map((n) => n.trim().toLowerCase())) : undefined;
+  const out: string[] = [];
+  let requestId: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (!forwardable(lower) || OVERRIDDEN.has(lower) || alsoDrop?.has(lower)) continue;
+    if (lower === 'x-request-id') requestId = raw[i + 1];
+    else out.push(raw[i]!, raw[i + 1]!);
+  }
+  out.push(
+    'X-Request-ID', requestId ?? crypto.randomUUID().replace(/-/g, ''),
+    'X-Real-IP', peer,
+    'X-Forwarded-For', peer,
+    'X-Forwarded-Host', req.headers.host ?? '',
+    'X-Forwarded-Port', String(port),
+    'X-Forwarded-Proto', scheme,
+    'X-Forwarded-Scheme', scheme,
+    'X-Scheme', scheme,
+  );
+  return out;
 }
 
 function splitUrl(url: string): { pathname: string; search: string } {
@@ -60,10 +81,18 @@ function splitUrl(url: string): { pathname: string; search: string } {
 export class IngressProxy {
   state: ProxyState = { table: emptyTable(), endpoints: new Map() };
   readonly stats: ProxyStats = { requests: 0, notFound: 0, unavailable: 0, badGateway: 0, redirects: 0, retries: 0 };
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, timeout: READ_TIMEOUT_MS });
+  readonly upstreams = new Upstreams();
   private logBuf: string[] = [];
 
   constructor(private readonly accessLog: boolean = true) {}
+
+  /** Swap in a new routing state; pools of endpoints that left are closed. */
+  setState(state: ProxyState): void {
+    this.state = state;
+    this.upstreams.retain((function* () {
+      for (const set of state.endpoints.values()) yield* set.endpoints;
+    })());
+  }
 
   /** Request handler for a listener of `scheme` on `port`. */
   handler(scheme: 'http' | 'https', port: number): (req: http.IncomingMessage, res: http.ServerResponse) => void {
@@ -98,74 +127,49 @@ export class IngressProxy {
       this.stats.unavailable++;
       return this.reply(req, res, 503, t0, `${d.target.key}: ${set?.why ?? 'no endpoints'}`);
     }
-    const headers: http.OutgoingHttpHeaders = { ...req.headers };
-    stripHopByHop(headers);
     const peer = peerOf(req);
-    headers['x-request-id'] ??= crypto.randomUUID().replace(/-/g, '');
-    headers['x-real-ip'] = peer;
-    headers['x-forwarded-for'] = peer;
-    headers['x-forwarded-host'] = req.headers.host ?? '';
-    headers['x-forwarded-port'] = String(port);
-    headers['x-forwarded-proto'] = scheme;
-    headers['x-forwarded-scheme'] = scheme;
-    headers['x-scheme'] = scheme;
+    const headers = upstreamHeaders(req, peer, scheme, port);
     const path = rewriteUrl(d.route, pathname, search);
     // Only a request without a body can be replayed on another endpoint after a connection error.
-    const replayable = !req.headers['content-length'] && !req.headers['transfer-encoding'];
-    this.forward(req, res, first, set!, path, headers, replayable ? TRIES : 1, t0, d.target.key);
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    this.forward(req, res, first, set!, path, headers, hasBody ? req : null, hasBody ? 1 : TRIES, t0, d.target.key);
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, ep: Endpoint, set: EndpointSet, path: string, headers: http.OutgoingHttpHeaders, triesLeft: number, t0: number, key: string, retry = false): void {
-    let connected = false;
-    const up = http.request({ host: ep.host, port: ep.port, method: req.method, path, headers, agent: this.agent, setHost: false });
-    const connectTimer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
-    up.on('socket', (s) => {
-      // Nagle would hold a request written in pieces until the backend's delayed ACK (40 ms).
-      (s as net.Socket).setNoDelay(true);
-      if (!(s as net.Socket).connecting) {
-        connected = true;
-        clearTimeout(connectTimer);
-      } else
-        s.once('connect', () => {
-          connected = true;
-          clearTimeout(connectTimer);
-        });
-    });
-    up.on('response', (ur) => {
-      clearTimeout(connectTimer);
-      const h = { ...ur.headers };
-      stripHopByHop(h);
-      res.writeHead(ur.statusCode ?? 502, h);
-      ur.pipe(res);
-      ur.on('end', () => this.log(req, ur.statusCode ?? 0, t0, `${ep.host}:${ep.port}`));
-      ur.on('error', () => res.destroy());
-    });
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      // A refused connect, or a kept-alive socket the backend had closed: try the next endpoint.
-      const reused = err.code === 'ECONNRESET' || err.code === 'EPIPE';
-      if (triesLeft > 1 && (!connected || reused)) {
-        const next = pick(set);
-        if (next) {
-          this.stats.retries++;
-          this.forward(req, res, next, set, path, headers, triesLeft - 1, t0, key, true);
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, ep: Endpoint, set: EndpointSet, path: string, headers: string[], body: http.IncomingMessage | null, triesLeft: number, t0: number, key: string): void {
+    let abort: ((err?: Error) => void) | undefined;
+    const onClose = () => {
+      if (!res.writableFinished) abort?.();
+    };
+    res.on('close', onClose);
+    this.upstreams.dispatch(ep, req.method ?? 'GET', path, headers, body, {
+      onAbort: (a) => (abort = a),
+      onResume: (resume) => res.on('drain', resume),
+      headers: (status, h) => {
+        res.writeHead(status, h);
+        this.log(req, status, t0, `${ep.host}:${ep.port}`);
+      },
+      data: (chunk) => res.write(chunk),
+      end: () => res.end(),
+      error: (err, beforeResponse) => {
+        res.off('close', onClose);
+        if (!beforeResponse || res.headersSent) {
+          res.destroy();
           return;
         }
-      }
-      this.stats.badGateway++;
-      this.reply(req, res, err.code === 'ETIMEDOUT' ? 504 : 502, t0, `${key} ${ep.host}:${ep.port}: ${err.code ?? err.message}`);
+        // Refused, timed out, or a kept-alive connection the backend had closed: next endpoint.
+        if (triesLeft > 1) {
+          const next = pick(set);
+          if (next) {
+            this.stats.retries++;
+            this.forward(req, res, next, set, path, headers, body, triesLeft - 1, t0, key);
+            return;
+          }
+        }
+        this.stats.badGateway++;
+        const timeout = /Timeout/i.test(err.code ?? '') || /timeout/i.test(err.message);
+        this.reply(req, res, timeout ? 504 : 502, t0, `${key} ${ep.host}:${ep.port}: ${err.code ?? err.message}`);
+      },
     });
-    up.setTimeout(READ_TIMEOUT_MS, () => up.destroy(Object.assign(new Error('upstream timed out'), { code: 'ETIMEDOUT' })));
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-    });
-    // A retry only happens for a request without a body, which has nothing left to pipe.
-    if (retry) up.end();
-    else req.pipe(up);
   }
 
   private reply(req: http.IncomingMessage, res: http.ServerResponse, code: number, t0: number, why?: string): void {
