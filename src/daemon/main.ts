@@ -26,6 +26,7 @@ import { conntrackRoute } from './conntrack-route.js';
 import { ProxySync } from '../dataplane/proxy/sync.js';
 import { PolicySync } from '../dataplane/policy/sync.js';
 import { flowsRoute } from './flows-route.js';
+import { policyDropEvents } from './policy-events.js';
 import { FlowLog } from '../dataplane/policy/flow-log.js';
 import { logStreamer } from './logs.js';
 import { json } from '../api/server.js';
@@ -114,6 +115,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     throw err;
   }
   eventSources.start();
+  dp.onPolicyDrop = policyDropEvents(store, recorder);
   recorder.start();
   for (const c of controllers) c.start();
   gc.start();

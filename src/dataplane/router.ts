@@ -10,7 +10,7 @@ import { CaptureHub } from './capture/hub.js';
 import { NAT_DROP, NAT_FLOW, NAT_NONE, NAT_REJECT, ServiceProxy } from './proxy/proxy.js';
 import type { ServiceTable } from './proxy/table.js';
 import { compilePolicies } from './policy/compile.js';
-import { FlowLog } from './policy/flow-log.js';
+import { FlowLog, type RawFlow } from './policy/flow-log.js';
 import type { PolicyTable } from './policy/table.js';
 
 export const MAX_SLOTS = 65536;
@@ -63,6 +63,8 @@ export class DataPlane {
   readonly policyStats = { dropPolicy: 0, dropNotProgrammed: 0, newFlows: 0 };
   /** Capture comment of the last policy drop. */
   policyReason = '';
+  /** Called for each recorded (rate-limited) policy drop, off the hot path's allocation budget. */
+  onPolicyDrop: ((raw: RawFlow) => void) | undefined;
   private readonly addon: NativeAddon;
   private readonly arena = Buffer.allocUnsafeSlow(SLOT_BYTES * MAX_BATCH);
   private readonly offs = new Int32Array(MAX_BATCH);
@@ -133,7 +135,7 @@ export class DataPlane {
       if (!this.flows.admitDrop(now)) return false;
     }
     const ct = this.proxy.ct;
-    this.flows.add({
+    const raw: RawFlow = {
       time: Date.now(),
       proto,
       src,
@@ -148,7 +150,9 @@ export class DataPlane {
       vip: natFlow >= 0 ? ct.oDst(natFlow) : 0,
       vport: natFlow >= 0 ? ct.oPorts(natFlow) & 0xffff : 0,
       node: this.slotInfo[slot]?.node ?? '',
-    });
+    };
+    this.flows.add(raw);
+    if (!allowed && this.onPolicyDrop) this.onPolicyDrop(raw);
     return allowed;
   }
 

@@ -13,6 +13,7 @@ import { ipv4HeaderChecksum } from '../../src/dataplane/wire/checksum.js';
 import { intToIp, ipToInt } from '../../src/dataplane/wire/ipv4.js';
 import { fillL4Checksum } from '../../src/dataplane/wire/l4.js';
 import { FakeAddon } from '../helpers/fake-addon.js';
+import { policyDropEvents } from '../../src/daemon/policy-events.js';
 
 function tcp(src: string, sport: number, dst: string, dport: number, flags: number): Buffer {
   const b = Buffer.alloc(40);
@@ -152,4 +153,20 @@ test('drop records are rate-limited: a flood leaves at most 1000 per second and 
   t.is(admitted, 1000);
   t.is(log.suppressedDrops, 500);
   t.true(log.admitDrop(1001));
+});
+
+test('policy drops become sampled Warning events on the isolated pod', (t) => {
+  const { dp, send } = setup();
+  const recorded: { name: string; reason: string; message: string }[] = [];
+  const store = { get: (_r: string, ns: string, name: string) => ({ metadata: { namespace: ns, name, uid: 'u' }, spec: { nodeName: 'n2' } }) };
+  const recorder = { record: (obj: any, _type: string, reason: string, message: string) => recorded.push({ name: obj.metadata.name, reason, message }) };
+  dp.onPolicyDrop = policyDropEvents(store as any, recorder as any);
+  for (let i = 0; i < 5; i++) send(2, tcp('10.244.1.3', 30000 + i, '10.244.2.2', 8080, 0x02));
+  send(0, tcp('10.244.1.2', 30100, '10.244.2.2', 8080, 0x02)); // allowed: no event
+  t.is(recorded.length, 1);
+  t.deepEqual(recorded[0], {
+    name: 'backend',
+    reason: 'PolicyDenied',
+    message: 'NetworkPolicy denied ingress TCP/8080 from prod/other (isolated by prod/allow-frontend-to-backend, prod/default-deny-ingress)',
+  });
 });
