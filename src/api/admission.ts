@@ -2,6 +2,7 @@
 // defaults, validation (422 with field paths), namespace existence, and immutability rules.
 import { ApiError, badRequest } from '../store/errors.js';
 import type { KObject, Store } from '../store/store.js';
+import { admitDefaultIngressClass } from './default-ingress-class.js';
 import { type ResourceInfo } from './resources.js';
 import type { Allocation, ServiceAllocator } from './service-alloc.js';
 import { orderFields } from './schema.js';
@@ -36,6 +37,7 @@ export function admit(
   }
   for (const f of ignoredFields(obj)) warnings.push(`${f}: accepted but ignored by kemu`);
   const object = applyDefaults(structuredClone(obj)) as KObject;
+  if (op === 'create' && info.resource === 'ingresses') admitDefaultIngressClass(store, object);
   // The apiserver allocates before it validates (the registry's BeginCreate/BeginUpdate), so
   // an unavailable clusterIP or nodePort is the error reported; anything failing later undoes it.
   const allocation = services && info.resource === 'services' ? services.admit(object, op === 'update' ? current : undefined) : undefined;

@@ -155,6 +155,7 @@ test.serial('the controller runs as a pod in ingress-nginx behind a LoadBalancer
 test.serial("the guide's app.example.com Ingress over HTTP: /api/... reaches api pods, / reaches frontend pods; status gets the LB IP", async (t) => {
   await apply(fs.readFileSync(path.join(ROOT, 'examples', 'ingress', 'my-ingress.yaml'), 'utf8'));
   t.is(await c.until('my-ingress status', () => ingressIp('my-ingress')), lbIp);
+  t.is((await c.json(['get', 'ingress', 'my-ingress'])).spec.ingressClassName, 'nginx', 'the DefaultIngressClass admission filled the class');
   await until({ host: 'app.example.com', path: '/' }, 200);
   const answers = await requests([
     ...Array.from({ length: 4 }, () => ({ host: 'app.example.com', path: '/api/users' })),

@@ -36,3 +36,24 @@ test('Secret: stringData folded into base64 data; kubernetes.io/tls needs tls.cr
   const bad = applyDefaults({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Q0VSVA==' } });
   t.deepEqual(validate(bad).map((c) => c.message), ['data[tls.key]: Required value']);
 });
+
+test('DefaultIngressClass admission: a class-less Ingress gets the default class; two defaults refuse it', async (t) => {
+  const { admit } = await import('../../src/api/admission.js');
+  const { groupOfResource, resourceInfo } = await import('../../src/api/resources.js');
+  const { Store } = await import('../../src/store/store.js');
+  const store = new Store(groupOfResource);
+  store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  const cls = (name: string, def: boolean): any => ({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name, annotations: def ? { 'ingressclass.kubernetes.io/is-default-class': 'true' } : {} }, spec: { controller: `example.com/${name}` } });
+  const info = resourceInfo('ingresses')!;
+  const classless = ing([rule('a.test', { path: '/', pathType: 'Prefix' })]);
+  t.is(admit(store, info, structuredClone(classless), 'create', null).object.spec.ingressClassName, undefined, 'no default class: left alone');
+  store.create('ingressclasses', cls('nginx', true));
+  store.create('ingressclasses', cls('other', false));
+  t.is(admit(store, info, structuredClone(classless), 'create', null).object.spec.ingressClassName, 'nginx');
+  t.is(admit(store, info, ing([rule('a.test', { path: '/', pathType: 'Prefix' })], { ingressClassName: 'other' }), 'create', null).object.spec.ingressClassName, 'other');
+  const legacy = { ...structuredClone(classless), metadata: { name: 'i', namespace: 'default', annotations: { 'kubernetes.io/ingress.class': 'other' } } };
+  t.is(admit(store, info, legacy, 'create', null).object.spec.ingressClassName, undefined, 'the legacy annotation counts as a class');
+  store.create('ingressclasses', cls('second', true));
+  const err = t.throws(() => admit(store, info, structuredClone(classless), 'create', null));
+  t.is(err?.message, 'ingresses.networking.k8s.io "i" is forbidden: 2 default IngressClasses were found, only 1 allowed');
+});
