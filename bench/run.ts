@@ -89,6 +89,13 @@ function kernelSetup(): void {
   spawnSync('ip', ['netns', 'exec', K.r, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
 }
 
+/**
+ * nftables by absolute path: `npm run` puts node_modules/.bin first in PATH, and a dependency
+ * (@vercel/nft, node-file-trace) installs a `nft` there that happily "loads" our rules file and
+ * exits 0. That cost an afternoon; never call a system tool by a name npm might shadow.
+ */
+const NFT = ['/usr/sbin/nft', '/sbin/nft'].find((p) => fs.existsSync(p)) ?? 'nft';
+
 /** The kernel's Service: nftables DNAT of KVIP:port to the server namespace in the router. */
 function kernelDnat(): void {
   const rules = `table ip kbench_nat {
@@ -100,7 +107,7 @@ function kernelDnat(): void {
   }
 }
 `;
-  const r = spawnSync('ip', ['netns', 'exec', K.r, 'nft', '-f', '-'], { input: rules, encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', K.r, NFT, '-f', '-'], { input: rules, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`nft -f: ${r.stderr}`);
 }
 
@@ -110,15 +117,27 @@ function kernelTeardown(): void {
 
 /** iperf3 server on 5201; the client connects to ip:port (a VIP port translated to 5201, or 5201). */
 async function iperfTcp(client: Runner, server: Runner, ip: string, port = 5201): Promise<number> {
-  const srv = server.spawn(['iperf3', '-s', '-1', '-p', '5201']);
-  try {
-    await sleep(500);
-    const out = await client.exec(['iperf3', '-c', ip, '-p', String(port), '-t', String(SECONDS), '-J'], (SECONDS + 20) * 1000);
-    const j = JSON.parse(out);
-    return j.end.sum_received.bits_per_second / 1e9;
-  } finally {
-    srv.kill('SIGKILL');
+  // A few attempts: the previous one-off server may still hold the port for a moment.
+  let last = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const srv = server.spawn(['iperf3', '-s', '-1', '-p', '5201']);
+    try {
+      await sleep(500 + attempt * 1000);
+      const out = await client.exec(['iperf3', '-c', ip, '-p', String(port), '-t', String(SECONDS), '-J'], (SECONDS + 20) * 1000).catch((e: Error) => e.message);
+      let j: any;
+      try {
+        j = JSON.parse(out);
+      } catch {
+        j = { error: out.slice(0, 300) };
+      }
+      if (j.end?.sum_received?.bits_per_second) return j.end.sum_received.bits_per_second / 1e9;
+      last = String(j.error ?? 'no result');
+      console.error(`  iperf3 to ${ip}:${port}: ${last}; retrying`);
+    } finally {
+      srv.kill('SIGKILL');
+    }
   }
+  throw new Error(`iperf3 to ${ip}:${port} failed: ${last}`);
 }
 
 async function udpNoPorts(server: Runner): Promise<number> {
@@ -265,6 +284,7 @@ async function main(): Promise<void> {
     // tax the pod-to-pod baseline.
     console.error('kernel path: nftables DNAT of a VIP in the router namespace');
     kernelDnat();
+
     const kSvcTcp = await iperfTcp(ka, kb, KVIP, SVC_PORTS.iperf);
     const kSvcPps = await smallPacketRate(ka, kb, KVIP, SVC_PORTS.blast);
     const kSvcLat = await latency(ka, kb, KVIP, '10.251.2.2', SVC_PORTS.sockperf);

@@ -1,5 +1,6 @@
 // The daemon of one emulated cluster: store + API + controllers + kubelet + data plane in one
 // process. Started by `kemu up` (detached), stopped by `kemu down` or a signal.
+import { reapPending } from '../runtime/sandbox.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ClusterPaths, loadClusterConfig, type ClusterConfig } from '../config.js';
@@ -100,6 +101,7 @@ export async function runDaemon(name: string, configFile: string | undefined): P
     https?.close();
     https?.closeAllConnections();
     await kubelet.shutdown();
+    reapPending();
     store.close();
     nodes.shutdown();
     dp.stop();

@@ -289,6 +289,23 @@ spec:
   await c.kemu(['delete', '-f', f, '--grace-period', '0']);
 });
 
+test.serial('a process started with kemu exec dies with its pod, as in a container', async (t) => {
+  fs.writeFileSync(path.join(tmp, 'ephemeral.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: ephemeral}\nspec:\n  containers: [{name: c, image: busybox, command: [sleep, infinity]}]\n');
+  t.is((await c.kemu(['apply', '-f', path.join(tmp, 'ephemeral.yaml')])).code, 0);
+  await c.until('ephemeral running', async () => ((await c.pod('ephemeral')).status?.podIP ? true : undefined));
+  const marker = `sleep ${4000 + (process.pid % 1000)}`;
+  const child = run(path.join(ROOT, 'bin', 'kemu'), ['exec', '--name', c.name, 'ephemeral', '--', ...marker.split(' ')], { timeoutMs: 30_000 });
+  const pids = await c.until('the exec\'d process to run', async () => {
+    const r = await run('pgrep', ['-f', `^${marker}$`]);
+    return r.stdout.trim() ? r.stdout.trim() : undefined;
+  });
+  t.truthy(pids);
+  await c.kemu(['delete', 'pod', 'ephemeral', '--grace-period', '0']);
+  await c.until('the exec\'d process to be gone', async () => ((await run('pgrep', ['-f', `^${marker}$`])).code === 1 ? true : undefined));
+  await child;
+  t.pass();
+});
+
 test.serial('kill -9 of the daemon, then up again: leftovers are cleaned and traffic flows; down leaves nothing', async (t) => {
   const pid = daemonPid(c.name)!;
   t.truthy(pid);
