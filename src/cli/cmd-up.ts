@@ -142,8 +142,10 @@ export async function cmdDown(name: string): Promise<number> {
   if (r.namespaces.length || r.killed.length) {
     process.stderr.write(`Removed ${r.namespaces.length} leftover namespaces and ${r.killed.length} processes\n`);
   }
-  // The cluster's objects and credentials go with it (a restart keeps them; down does not).
+  // The cluster's objects, credentials, logs and flow log go with it (a restart keeps them;
+  // down does not): nothing of a deleted cluster stays on disk.
   for (const f of [path.join(paths.stateDir, 'store'), ...credentialFiles(paths)]) fs.rmSync(f, { recursive: true, force: true });
+  fs.rmSync(paths.stateDir, { recursive: true, force: true });
   process.stderr.write(`Deleted cluster "${name}"\n`);
   return 0;
 }

@@ -90,7 +90,9 @@ export class FlowLog {
 
   private flushFile(): void {
     if (!this.pending.length || !this.file) return;
-    const lines = this.pending.map((r) => JSON.stringify(materialize(r))).join('\n') + '\n';
+    // At most what fits the file's budget per flush: a flood must not write more than that.
+    const batch = this.pending.length > 20_000 ? this.pending.slice(-20_000) : this.pending;
+    const lines = batch.map((r) => JSON.stringify(materialize(r))).join('\n') + '\n';
     this.pending = [];
     try {
       const st = fs.statSync(this.file, { throwIfNoEntry: false });
