@@ -4,15 +4,13 @@
 // the same load end to end from a pod through the kube-dns ClusterIP of a kemu cluster.
 // Namespaces and processes are this file's own; every load is bounded by dnsperf -l; everything
 // is removed at the end, also on failure.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KEMU, ROOT, sh, type BenchResult } from './common.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(here, '..', '..');
-const KEMU = path.join(ROOT, 'bin', 'kemu');
 const DNS_MAIN = path.join(ROOT, 'dist', 'src', 'addons', 'dns', 'main.js');
 const LATENCY = path.join(ROOT, 'dist', 'bench', 'dns-latency.js');
 const NS = { c: 'kbdns_client', s: 'kbdns_server' };
@@ -20,24 +18,8 @@ const IP = { c: '10.252.53.1', s: '10.252.53.2' };
 const CLUSTER = 'kbdns';
 const SERVICES = 1000;
 
-export interface DnsResult {
-  name: string;
-  unit: string;
-  kemu: number;
-  kernel: number | null;
-  better: 'higher' | 'lower';
-  target?: string;
-  baseline?: string;
-}
+export type DnsResult = BenchResult;
 
-function sh(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(String(stdout));
-    });
-  });
-}
 
 function ip(...a: string[]): void {
   const r = spawnSync('ip', a, { encoding: 'utf8' });

@@ -6,39 +6,21 @@
 // The backends are nginx answering a fixed body so that the proxies, not the backends, are what
 // is measured. The cluster is this file's own; every load is bounded by wrk -d; it is removed
 // at the end, also on failure.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../src/cli/client.js';
+import { KEMU, kemuOf, type BenchResult } from './common.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(here, '..', '..');
-const KEMU = path.join(ROOT, 'bin', 'kemu');
 const CLUSTER = 'kbing';
 const CONNECTIONS = 32;
 
-export interface IngressResult {
-  name: string;
-  unit: string;
-  kemu: number;
-  kernel: number | null;
-  better: 'higher' | 'lower';
-  target?: string;
-  baseline?: string;
-}
+export type IngressResult = BenchResult;
 
-function sh(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(String(stdout));
-    });
-  });
-}
 
-const kemu = (args: string[], timeoutMs = 300_000) => sh(KEMU, [args[0]!, '--name', CLUSTER, ...args.slice(1)], timeoutMs);
+const kemu = kemuOf(CLUSTER);
 
 /** nginx in a pod: everything it writes under `dir`, in the foreground, one worker. */
 function nginxConf(dir: string, body: string): string {

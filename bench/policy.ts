@@ -11,17 +11,14 @@
 //     built-in server, 8 at a time: every SYN is a new connection judged by the policies.
 // Everything runs in the cluster's own namespaces; every load is bounded; the cluster is
 // removed at the end, also on failure.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../src/cli/client.js';
+import { BLAST, KEMU, kemuOf, sh, type BenchResult } from './common.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(here, '..', '..');
-const KEMU = path.join(ROOT, 'bin', 'kemu');
-const BLAST = path.join(ROOT, 'build', 'Release', 'udpblast');
 const CLUSTER = 'kbpol';
 const SERVER_PORT = 8080;
 const BLAST_PORT = 9; // closed on the server: each datagram counts in Udp NoPorts
@@ -29,26 +26,10 @@ const CONNECTIONS = 6000; // per round
 const CONCURRENCY = 8;
 const ROUNDS = 3;
 
-export interface PolicyResult {
-  name: string;
-  unit: string;
-  kemu: number;
-  kernel: number | null;
-  better: 'higher' | 'lower';
-  target?: string;
-  baseline?: string;
-}
+export type PolicyResult = BenchResult;
 
-function sh(cmd: string, args: string[], timeoutMs = 120_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(String(stdout));
-    });
-  });
-}
 
-const kemu = (args: string[], timeoutMs = 300_000) => sh(KEMU, [args[0]!, '--name', CLUSTER, ...args.slice(1)], timeoutMs);
+const kemu = kemuOf(CLUSTER);
 const podExec = (pod: string, args: string[], timeoutMs = 60_000) => sh(KEMU, ['exec', '--name', CLUSTER, pod, '--', ...args], timeoutMs);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

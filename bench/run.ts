@@ -4,20 +4,16 @@
 // versus 10,000 Services and 100,000 live conntrack entries, plus pod bring-up time and
 // daemon memory. Everything runs inside namespaces this script creates; every load is
 // bounded in time; everything is removed at the end, also on failure.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client } from '../src/cli/client.js';
 import { dnsBench } from './dns.js';
 import { ingressBench } from './ingress.js';
 import { policyBench } from './policy.js';
+import { BLAST, KEMU, ROOT, sh, sleep, type BenchResult } from './common.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(here, '..', '..');
-const KEMU = path.join(ROOT, 'bin', 'kemu');
-const BLAST = path.join(ROOT, 'build', 'Release', 'udpblast');
 const SECONDS = Number(process.env.KEMU_BENCH_SECONDS ?? 5);
 const CLUSTER = 'kbench';
 const K = { a: 'kemu_kbench_kernel_a', r: 'kemu_kbench_kernel_r', b: 'kemu_kbench_kernel_b' };
@@ -27,27 +23,10 @@ const KVIP = '10.251.100.10';
 const SVC_PORTS = { iperf: 80, sockperf: 81, blast: 9, fill: 10 };
 const FILL_FLOWS = 50_000; // per fill port; two ports give 100,000 conntrack entries
 
-interface Result {
-  name: string;
-  unit: string;
-  kemu: number;
-  /** The comparison value: the kernel doing the same job, unless `baseline` names another. */
-  kernel: number | null;
+interface Result extends BenchResult {
   ratio: number | null;
-  better: 'higher' | 'lower';
-  target?: string;
-  /** What `kernel` holds when it is not the kernel path (e.g. kemu with 10 Services). */
-  baseline?: string;
 }
 
-function sh(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stderr}`));
-      else resolve(String(stdout));
-    });
-  });
-}
 
 function shSync(cmd: string, args: string[]): void {
   spawnSync(cmd, args, { stdio: 'ignore' });
@@ -213,9 +192,6 @@ spec:
   return { seconds, rssMiB: st.memory.rss / 1048576 };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Services without selector (no endpoints) numbered from..to-1, one TCP port each. */
 function fillers(from: number, to: number): string[] {

@@ -18,7 +18,7 @@ import { indexServices, resolveAll } from './backends.js';
 import { CertStore } from './certs.js';
 import { ownedBy } from './classes.js';
 import { generateDefaultCert } from './default-cert.js';
-import { apiRequest, Informer, type Snapshot } from './informer.js';
+import { apiRequest, Informer, type Snapshot } from '../informer.js';
 import { IngressProxy } from './proxy.js';
 import { compileRoutes } from './routes.js';
 import { publishedAddresses, statusChanges } from './status.js';
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const informer = new Informer<Res>(socket, RESOURCES, sync, log);
+  const informer = new Informer<Res>(socket, RESOURCES, sync, (k, m) => log(`W informer ${k}: ${m}`));
   informer.start();
 
   const health = http.createServer((req, res) => {

@@ -1,8 +1,9 @@
 // List + watch of several resources over the daemon's API socket, as a controller's informers
 // watch the apiserver: one snapshot of every object per resource, a debounced callback after
 // changes (a rollout touches many objects at once), relist after a broken watch or an ERROR event.
+// Shared by the add-on processes that run in pods (cluster DNS, the ingress controller).
 import http from 'node:http';
-import type { KObject } from '../../store/store.js';
+import type { KObject } from '../store/store.js';
 
 export function apiRequest(socketPath: string, method: string, path: string, body?: unknown): Promise<any> {
   return new Promise((resolve, reject) => {
@@ -44,7 +45,8 @@ export class Informer<K extends string> {
     private readonly resources: Record<K, string>,
     /** Called (debounced) after changes; `synced` once every resource has been listed. */
     private readonly onChange: (s: Snapshot<K>, synced: boolean) => void,
-    private readonly log: (line: string) => void = console.log,
+    /** A warning about one resource's list or watch (the caller words it for its log). */
+    private readonly warn: (key: K, message: string) => void = (k, m) => console.log(`W informer ${k}: ${m}`),
   ) {
     this.objects = Object.fromEntries(Object.keys(resources).map((k) => [k, new Map()])) as Snapshot<K>;
   }
@@ -85,7 +87,7 @@ export class Informer<K extends string> {
         await this.watch(key, path, String(list.metadata?.resourceVersion ?? ''));
       } catch (err) {
         if (this.stopped) return;
-        this.log(`W informer ${key}: ${(err as Error).message}; retrying`);
+        this.warn(key, `${(err as Error).message}; retrying`);
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
@@ -116,6 +118,7 @@ export class Informer<K extends string> {
               continue;
             }
             if (ev.type === 'ERROR') {
+              this.warn(key, 'watch ended with an error event; relisting');
               req.destroy(); // 410 Gone and the like: relist
               resolve();
               return;
